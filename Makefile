@@ -1,0 +1,35 @@
+# Two entry points (see README): `make demo` runs the recipe, `make test` runs the tests.
+# Both create and reuse the virtual environment $(VENV) with the pinned dependency set.
+PYTHON ?= python3
+VENV ?= .venv
+C := requirements/constraints.txt
+STAMP := $(VENV)/.installed
+PIP := $(VENV)/bin/pip
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test clean-venv
+
+venv: $(STAMP)
+
+# openai-whisper 20230124's setup.py imports pkg_resources, so it is built without
+# build isolation against the venv's pinned setuptools (requirements/constraints.txt).
+$(STAMP): $(C) requirements/runtime.txt setup.py
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -c $(C) setuptools wheel
+	$(PIP) install -q -c $(C) -r requirements/runtime.txt
+	$(PIP) install -q -c $(C) --no-build-isolation openai-whisper
+	$(PIP) install -q -c $(C) --no-build-isolation --no-deps -e .
+	$(PIP) check
+	touch $(STAMP)
+
+SAMPLE := espnet_cs_ext/resources/samples/de-en_sample.wav
+
+demo: venv
+	$(VENV)/bin/cs-whisper fetch base --out exp/demo
+	$(VENV)/bin/cs-whisper transcribe --model exp/demo/base.pt --language de $(SAMPLE)
+
+test: venv
+	$(VENV)/bin/python -m pytest -q tests $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""espnet-cs-ext: code-switched Whisper ASR for ESPnet."""

@@ -1,0 +1,1 @@
+"""ESPnet components of the plugin (import only where espnet2 is wanted: it is slow)."""

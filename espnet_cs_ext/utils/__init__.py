@@ -1,0 +1,1 @@
+"""Small shared helpers: errors, atomic writes, Kaldi-style tables. No heavy imports."""

@@ -1,0 +1,60 @@
+"""Read and write Kaldi-style tables (`text`, `wav.scp`, `utt2spk`, ...).
+
+A table line is `<key> <value>`; the value may be empty (an empty transcript) or
+contain spaces. Errors name the file and the 1-based line number.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Dict, Iterable, Tuple
+
+from .atomic import atomic_open
+from .errors import CsExtError
+
+
+def _split(line: str) -> Tuple[str, str]:
+    parts = line.split(None, 1)
+    return parts[0], (parts[1] if len(parts) > 1 else "")
+
+
+def read_table(path: str | os.PathLike, allow_empty_value: bool = True) -> Dict[str, str]:
+    """Return {key: value} in file order; reject non-UTF-8, duplicate keys, blank keys."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CsExtError(f"{path}: no such file")
+    out: Dict[str, str] = {}
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the newline that ends the last line
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise CsExtError(f"{path}:{lineno}: empty line (expected '<utt-id> <value>')")
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise CsExtError(f"{path}:{lineno}: not valid UTF-8 (byte {e.start}: {line[e.start:e.start+1]!r})")
+        text = text.rstrip("\r")
+        if text[:1].isspace():
+            raise CsExtError(f"{path}:{lineno}: line starts with whitespace, no utterance id")
+        key, value = _split(text)
+        value = value.strip()
+        if not value and not allow_empty_value:
+            raise CsExtError(f"{path}:{lineno}: '{key}' has no value")
+        if key in out:
+            raise CsExtError(f"{path}:{lineno}: duplicate id '{key}'")
+        out[key] = value
+    return out
+
+
+def write_table(path: str | os.PathLike, items: Iterable[Tuple[str, str]] | Dict[str, str],
+                sort: bool = True) -> None:
+    """Write `<key> <value>` lines atomically, sorted by key unless told otherwise."""
+    pairs = list(items.items()) if isinstance(items, dict) else list(items)
+    if sort:
+        pairs.sort(key=lambda kv: kv[0])
+    with atomic_open(path) as f:
+        for k, v in pairs:
+            f.write(f"{k} {v}\n" if v != "" else f"{k}\n")
