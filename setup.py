@@ -23,6 +23,7 @@ setup(
         "transformers<5",
         "sentencepiece",
         "jiwer",
+        "rapidfuzz",
         "sacrebleu",
         "kaldiio",
         "tqdm",

@@ -25,6 +25,10 @@ def cli_main(prog: str, main: Callable[[Optional[Sequence[str]]], int | None],
     except FileNotFoundError as e:
         print(f"{prog}: error: file not found: {e.filename or e}", file=sys.stderr)
         return 2
+    except OSError as e:  # permission denied, is a directory, disk full ...
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"{prog}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

@@ -27,8 +27,8 @@ def read_table(path: str | os.PathLike, allow_empty_value: bool = True) -> Dict[
         raise CsExtError(f"{path}: no such file")
     out: Dict[str, str] = {}
     lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()  # the newline that ends the last line
+    while lines and not lines[-1].strip():
+        lines.pop()  # the newline that ends the last line, and blank lines after it
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             raise CsExtError(f"{path}:{lineno}: empty line (expected '<utt-id> <value>')")

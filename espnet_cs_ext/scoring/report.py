@@ -1,0 +1,162 @@
+"""Score Kaldi `text` files and write result.txt / result.json / per_utt.tsv.
+
+`score_files(ref, hyp, out_dir, preset="default") -> dict` is what the recipe's
+scoring stage calls (through `cs-score`). Both files are read and checked
+completely before anything is scored or written; every output is written to a
+temporary file and renamed, so a failed run leaves no partial result.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional
+
+from ..utils.atomic import atomic_open
+from ..utils.errors import CsExtError
+from ..utils.kaldi import read_table
+from .mer import MerAccumulator
+from .presets import Preset, get_preset
+
+RESULT_FILES = ("result.txt", "result.json", "per_utt.tsv")
+PER_UTT_COLUMNS = ("utt_id", "status", "n_ref", "n_hyp", "corr", "sub", "del", "ins", "err", "mer",
+                   "ops", "ref_aligned", "hyp_aligned")
+
+
+def _ids_preview(ids: List[str], n: int = 10) -> str:
+    more = f" ... (+{len(ids) - n} more)" if len(ids) > n else ""
+    return ", ".join(ids[:n]) + more
+
+
+def score_tables(refs: Mapping[str, str], hyps: Mapping[str, str], preset: "str | Preset" = "default",
+                 hyp_name: str = "hypothesis", ref_name: str = "reference") -> MerAccumulator:
+    """Score {utt_id: text} tables in reference order.
+
+    Reference ids missing from `hyps` are scored as full deletions (status
+    `missing_hyp`); hypothesis ids absent from `refs` raise CsExtError naming them.
+    """
+    extra = [k for k in hyps if k not in refs]
+    if extra:
+        raise CsExtError(f"{hyp_name}: {len(extra)} utterance id(s) not in {ref_name}: {_ids_preview(extra)}")
+    acc = MerAccumulator(preset, keep_utts=True)
+    ids = list(refs)
+    acc.add_many([refs[k] for k in ids], [hyps.get(k) for k in ids], ids)
+    return acc
+
+
+def _pct(num: float, den: float) -> str:
+    return f"{100.0 * num / den:.1f}" if den else "n/a"
+
+
+def _fmt_rate(x: Optional[float]) -> str:
+    return "n/a" if x is None else f"{100.0 * x:.2f} %"
+
+
+def format_result_txt(summary: dict, ref: str = "", hyp: str = "") -> str:
+    """sclite-style summary: one `Sum/Avg` row (what ESPnet's show_asr_result.sh greps),
+    then the per-script breakdown and both MER figures, each labelled."""
+    s = summary
+    n_snt, n_wrd = s["num_utts"], s["num_ref_tokens"]
+
+    def line(name, snt, wrd, *cells) -> str:
+        return f"| {name:<9}| {snt:>6} {wrd:>8} |" + "".join(f" {c:>6}" for c in cells) + " |"
+
+    def row(name: str, snt: int, wrd: int, c: int, sb: int, d: int, i: int, serr: int) -> str:
+        return line(name, snt, wrd, *(_pct(v, wrd) for v in (c, sb, d, i, sb + d + i)), _pct(serr, snt))
+
+    header = line("SPKR", "# Snt", "# Wrd", "Corr", "Sub", "Del", "Ins", "Err", "S.Err")
+    width = len(header)
+    bar = "|" + "-" * (width - 2) + "|"
+    sep = "".join("+" if c == "|" else "-" for c in header)
+    sep = "|" + sep[1:-1] + "|"
+
+    p = s["preset"]
+    lines = [
+        "cs-score: Mixed Error Rate (MER) -- tokens: " + (
+            "one per character for Hangul, kana, Han, Bopomofo, Thai, Lao, Khmer, Myanmar; "
+            "whitespace words otherwise" if p["tokenizer"] == "script" else
+            "one per Hangul syllable, whitespace words otherwise (HiKE)"),
+        f"preset: {p['name']} -- {p['description']}",
+        f"ref: {ref}",
+        f"hyp: {hyp}",
+        "",
+        "," + "-" * (width - 2) + ".",
+        f"|{('hyp: ' + os.path.basename(os.path.dirname(hyp) or hyp)):^{width - 2}}|" if hyp else bar,
+        bar,
+        header,
+        sep,
+        row("Sum/Avg", n_snt, n_wrd, s["corr"], s["sub"], s["del"], s["ins"], s["sentence_errors"]),
+        "`" + "-" * (width - 2) + "'",
+        "",
+        "Per script (hits, substitutions, deletions charged to the reference token's script;",
+        "insertions to the hypothesis token's script; # Snt = utterances whose reference has the script",
+        "or that are charged an error in it; S.Err = those charged an error in it):",
+        line("script", "# Snt", "# Wrd", "Corr", "Sub", "Del", "Ins", "Err", "S.Err"),
+        sep,
+    ]
+    for lab, v in s["per_script"].items():
+        lines.append(row(lab[:9], v["utts"], v["ref_tokens"], v["corr"], v["sub"], v["del"], v["ins"],
+                         v["utts_with_error"]))
+    head = "corpus" if s["mer_is"] == "corpus_mer" else "mean_utt"
+    lines += [
+        "",
+        f"MER (corpus)  = {_fmt_rate(s['corpus_mer'])}   errors summed over utterances / reference tokens"
+        f" = {s['err']} / {n_wrd}" + ("   <- headline" if head == "corpus" else ""),
+        f"MER (mean utt)= {_fmt_rate(s['mean_utt_mer'])}   mean of per-utterance MER over "
+        f"{s['num_utts_in_mean']} utterances with a non-empty reference"
+        + ("   <- headline" if head == "mean_utt" else ""),
+        f"S/D/I         = {s['sub']} / {s['del']} / {s['ins']}   correct {s['corr']}   "
+        f"hypothesis tokens {s['num_hyp_tokens']}",
+    ]
+    er = s["empty_refs"]
+    lines.append(f"empty references: {er['count']} utterance(s), {er['insertions']} insertion(s) "
+                 "(counted in corpus MER, left out of the mean)"
+                 + (f": {_ids_preview(er['ids'])}" if er["count"] else ""))
+    mh = s["missing_hyps"]
+    lines.append(f"missing hypotheses: {mh['count']} utterance(s) scored as full deletions"
+                 + (f": {_ids_preview(mh['ids'])}" if mh["count"] else ""))
+    return "\n".join(lines) + "\n"
+
+
+def format_per_utt(acc: MerAccumulator) -> str:
+    """per_utt.tsv: one row per reference utterance, in reference order, with its alignment."""
+    out = ["\t".join(PER_UTT_COLUMNS)]
+    for u in acc.utts:
+        ops, r, h = u.alignment()
+        mer = "NA" if u.n_ref == 0 else f"{u.err / u.n_ref:.4f}"
+        out.append(f"{u.utt_id}\t{u.status}\t{u.n_ref}\t{u.n_hyp}\t{u.corr}\t{u.sub}\t{u.dele}\t{u.ins}\t"
+                   f"{u.err}\t{mer}\t{ops}\t{' '.join(r)}\t{' '.join(h)}")
+    return "\n".join(out) + "\n"
+
+
+def write_outputs(acc: MerAccumulator, out_dir: "str | os.PathLike", ref: str = "", hyp: str = "",
+                  extra: Optional[Dict] = None) -> dict:
+    """Render all three outputs in memory, then write each atomically. Returns the JSON dict."""
+    summary = acc.summary()
+    result = {"ref": str(ref), "hyp": str(hyp), **summary, **(extra or {})}
+    texts = {
+        "result.txt": format_result_txt(summary, str(ref), str(hyp)),
+        "result.json": json.dumps(result, ensure_ascii=False, indent=2) + "\n",
+        "per_utt.tsv": format_per_utt(acc),
+    }
+    out = Path(out_dir)
+    for name in RESULT_FILES:
+        with atomic_open(out / name) as f:
+            f.write(texts[name])
+    return result
+
+
+def score_files(ref: "str | os.PathLike", hyp: "str | os.PathLike", out_dir: "str | os.PathLike",
+                preset: "str | Preset" = "default") -> dict:
+    """Score Kaldi `text` files; write out_dir/{result.txt,result.json,per_utt.tsv}; return result.json's dict.
+
+    Raises CsExtError (naming file and line) for non-UTF-8 input, duplicate ids, a
+    line without an id, or hypothesis ids that are not in the reference.
+    """
+    preset = get_preset(preset)
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise CsExtError(f"{out_dir}: exists and is not a directory")
+    refs = read_table(ref)
+    hyps = read_table(hyp)
+    acc = score_tables(refs, hyps, preset, hyp_name=str(hyp), ref_name=str(ref))
+    return write_outputs(acc, out_dir, str(ref), str(hyp))
