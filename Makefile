@@ -7,9 +7,13 @@ STAMP := $(VENV)/.installed
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test clean-venv
+.PHONY: venv system-deps demo test clean-venv
 
 venv: $(STAMP)
+
+# Debian packages for offline speech (espeak-ng, sox; Pico/MBROLA voices if available).
+system-deps:
+	bash tools/install_system_deps.sh
 
 # openai-whisper 20230124's setup.py imports pkg_resources, so it is built without
 # build isolation against the venv's pinned setuptools (requirements/constraints.txt).
@@ -24,11 +28,11 @@ $(STAMP): $(C) requirements/runtime.txt setup.py
 
 SAMPLE := espnet_cs_ext/resources/samples/de-en_sample.wav
 
-demo: venv
+demo: venv system-deps
 	$(VENV)/bin/cs-whisper fetch base --out exp/demo
 	$(VENV)/bin/cs-whisper transcribe --model exp/demo/base.pt --language de $(SAMPLE)
 
-test: venv
+test: venv system-deps
 	$(VENV)/bin/python -m pytest -q tests $(PYTEST_ARGS)
 
 clean-venv:

