@@ -128,7 +128,7 @@ def combine_data_dirs(out_dir: str | os.PathLike, dirs: Iterable[str | os.PathLi
     """Concatenate data dirs (e.g. train_ko-en + train_ja-en -> train_seen).
 
     Tables present in every input are combined (text, wav.scp, utt2spk, segments,
-    utt2category, utt2lang, ...); cs_segments.jsonl too; spk2utt is rebuilt. Duplicate
+    utt2category, utt2lang, ..., and the recipe's prompt and feats.scp); cs_segments.jsonl too; spk2utt is rebuilt. Duplicate
     utterance or recording ids with different values are an error naming the id.
     """
     from ..utils.kaldi import read_table
@@ -139,7 +139,9 @@ def combine_data_dirs(out_dir: str | os.PathLike, dirs: Iterable[str | os.PathLi
         if not (d / "text").exists() or not (d / "wav.scp").exists():
             raise CsExtError(f"combine: {d} is not a data dir (needs text and wav.scp)")
     names = set.intersection(*[{p.name for p in d.iterdir() if p.is_file()} for d in dirs])
-    tables = sorted(n for n in names if n in ("text", "wav.scp", "utt2spk", "segments") or n.startswith("utt2"))
+    # prompt and feats.scp are per-utterance tables the recipe adds (stages 3-4).
+    per_utt = ("text", "wav.scp", "utt2spk", "segments", "prompt", "feats.scp")
+    tables = sorted(n for n in names if n in per_utt or n.startswith("utt2"))
     if any((d / "segments").exists() for d in dirs) and "segments" not in tables:
         raise CsExtError("combine: some inputs have segments and some do not")
     out = Path(out_dir)
