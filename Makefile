@@ -26,11 +26,9 @@ $(STAMP): $(C) requirements/runtime.txt setup.py
 	$(PIP) check
 	touch $(STAMP)
 
-SAMPLE := espnet_cs_ext/resources/samples/de-en_sample.wav
-
+# The recipe on its embedded default: synthetic CS corpus + offline Whisper base (CPU).
 demo: venv system-deps
-	$(VENV)/bin/cs-whisper fetch base --out exp/demo
-	$(VENV)/bin/cs-whisper transcribe --model exp/demo/base.pt --language de $(SAMPLE)
+	cd egs2/cs_unseen/asr1 && ./run.sh
 
 test: venv system-deps
 	$(VENV)/bin/python -m pytest -q tests $(PYTEST_ARGS)

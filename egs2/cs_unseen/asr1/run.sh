@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Code-switching ASR with Whisper: seen pairs -> unseen pairs (arXiv 2606.05846).
+# Default: synthetic corpus + offline Whisper base on CPU (conf/demo). For the paper's
+# protocol on a GPU with the real corpora, fill db.sh and run e.g.
+#   ./run.sh --whisper_model medium --ngpu 1 --asr_config conf/paper/train_pair.yaml \
+#            --asr_all_config conf/paper/train_all.yaml
+set -euo pipefail
+
+train_pairs="ko-en ja-en de-en"          # seen pairs (one fine-tune each + pooled ERM)
+test_pairs="ko-en ja-en de-en ko-ja ko-de"  # evaluated pairs (unseen ones included)
+
+./cs_unseen.sh \
+    --whisper_model base \
+    --train_pairs "${train_pairs}" \
+    --test_pairs "${test_pairs}" \
+    --asr_config conf/demo/train_pair.yaml \
+    --asr_all_config conf/demo/train_all.yaml \
+    --inference_config conf/decode/greedy.yaml \
+    --merge_config conf/demo/merge.yaml \
+    "$@"

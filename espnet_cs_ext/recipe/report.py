@@ -1,0 +1,167 @@
+"""Stage 8 report: RESULTS.md in the layout of Table 1 of arXiv 2606.05846, and a plot.
+
+Rows are systems (pretrained, fine-tuned, merged, ...); columns are the seen pairs,
+the unseen pairs, and the seen and unseen averages (unweighted means over pairs, as
+in the paper). MER is a fraction. Every number is read from the scorer's
+`exp/decode/<system>/test_<pair>/score/result.json`; a missing file is an error
+naming it, so no cell is ever typed or silently left empty.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from ..utils.atomic import atomic_open, atomic_path
+from ..utils.errors import CsExtError
+
+METHOD_NAMES = {"task_arithmetic": "Task Arithmetic", "ties": "TIES", "dare_ties": "DARE-TIES",
+                "dare_linear": "DARE", "lors": "LoRS", "linear": "Weight averaging",
+                "magnitude_prune": "MP", "svp": "SVP"}
+
+
+def display_name(system: str) -> str:
+    if system == "pretrained":
+        return "Pretrained"
+    if system == "ft_all":
+        return "FT all seen pairs (ERM)"
+    if system.startswith("ft_"):
+        return f"FT {system[3:]}"
+    for key in sorted(METHOD_NAMES, key=len, reverse=True):
+        if system.startswith(key + "_"):
+            rest = system[len(key) + 1:]
+            return f"{METHOD_NAMES[key]} {rest.replace('+', ' + ')}"
+    return system
+
+
+def _mean(xs: List[Optional[float]]) -> Optional[float]:
+    xs = [x for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+def _fmt(x: Optional[float]) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def collect(expdir: str | os.PathLike, systems: Sequence[str], test_pairs: Sequence[str]) -> Dict[str, Dict[str, dict]]:
+    results: Dict[str, Dict[str, dict]] = {}
+    for system in systems:
+        for pair in test_pairs:
+            path = Path(expdir) / "decode" / system / f"test_{pair}" / "score" / "result.json"
+            if not path.is_file():
+                raise CsExtError(f"report: no score file {path} (run stages 7-8 for '{system}')")
+            try:
+                results.setdefault(system, {})[pair] = json.loads(path.read_text())
+            except json.JSONDecodeError as e:
+                raise CsExtError(f"report: {path} is not valid JSON ({e})")
+    return results
+
+
+def _git_hash() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent)
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def _count(path: Path) -> int:
+    return sum(1 for _ in open(path, encoding="utf-8")) if path.is_file() else 0
+
+
+def _train_steps(expdir: Path, system: str) -> str:
+    import yaml
+
+    cfg = expdir / f"asr_{system}" / "config.yaml"
+    if not cfg.is_file():
+        return "?"
+    c = yaml.safe_load(cfg.read_text())
+    steps = (c.get("num_iters_per_epoch") or 0) * (c.get("max_epoch") or 0)
+    return f"{steps} steps x batch {c.get('batch_size')}, lr {c.get('optim_conf', {}).get('lr')}"
+
+
+def plot(results, systems, seen, unseen, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = [_mean([results[s][p]["mer"] for p in seen]) for s in systems]
+    ys = [_mean([results[s][p]["mer"] for p in unseen]) for s in systems]
+    fig, ax = plt.subplots(figsize=(7, 5.5))
+    for s, x, y in zip(systems, xs, ys):
+        if x is None or y is None:
+            continue
+        ax.scatter(x, y, s=30)
+        ax.annotate(display_name(s), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    lim = max([v for v in xs + ys if v is not None] + [0.1]) * 1.1
+    ax.plot([0, lim], [0, lim], ls=":", c="grey", lw=0.8, label="seen = unseen")
+    ax.set_xlim(0, lim)
+    ax.set_ylim(0, lim)
+    ax.set_xlabel(f"seen-pair MER, mean of {', '.join(seen)}")
+    ax.set_ylabel(f"unseen-pair MER, mean of {', '.join(unseen) or '-'}")
+    ax.set_title("Seen vs unseen code-switching MER per system (lower is better)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems: Sequence[str],
+                 train_pairs: Sequence[str], test_pairs: Sequence[str], out: str | os.PathLike,
+                 whisper_model: str = "") -> Path:
+    expdir, datadir, out = Path(expdir), Path(datadir), Path(out)
+    results = collect(expdir, systems, test_pairs)
+    seen = [p for p in test_pairs if p in train_pairs]
+    unseen = [p for p in test_pairs if p not in train_pairs]
+    lines = ["# RESULTS: code-switching ASR on seen and unseen language pairs", "",
+             "Generated by stage 8 of egs2/cs_unseen/asr1 from "
+             f"`{expdir}/decode/*/test_*/score/result.json`; do not edit by hand.", "",
+             "## Environment", "",
+             f"- date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+             f"- git: {_git_hash()}",
+             f"- Whisper: {whisper_model or 'see exp/*/config.yaml'}",
+             f"- seen (training) pairs: {', '.join(train_pairs)}; unseen: {', '.join(unseen) or 'none'}"]
+    for s in systems:
+        if s.startswith("ft_"):
+            lines.append(f"- {display_name(s)}: {_train_steps(expdir, s)}")
+    used = [f"{kind}_{p}" for p in train_pairs for kind in ("train", "dev")] + ["train_all"]
+    used += [f"test_{p}" for p in test_pairs]
+    sizes = ", ".join(f"{name} {_count(datadir / name / 'text')}" for name in used
+                      if (datadir / name / "text").is_file())
+    lines += [f"- utterances: {sizes}", "",
+              "## Mixed Error Rate (Table 1 layout)", "",
+              "MER as a fraction, lower is better; averages are unweighted means over pairs.", ""]
+    head = ["System"] + seen + unseen + ["Seen avg", "Unseen avg"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+    for s in systems:
+        cells = [_fmt(results[s][p]["mer"]) for p in seen + unseen]
+        cells += [_fmt(_mean([results[s][p]["mer"] for p in seen])),
+                  _fmt(_mean([results[s][p]["mer"] for p in unseen]))]
+        lines.append(f"| {display_name(s)} | " + " | ".join(cells) + " |")
+    lines += ["", "![seen vs unseen MER](RESULTS_seen_unseen.png)", "",
+              "## Per-script breakdown", "",
+              "Error rate on reference tokens of each script (S+D on the reference token's script, "
+              "insertions on the hypothesis token's script), per test pair.", ""]
+    for pair in seen + unseen:
+        scripts = sorted({sc for s in systems for sc in results[s][pair].get("per_script", {})})
+        lines.append(f"### test_{pair}")
+        lines.append("")
+        lines.append("| System | " + " | ".join(scripts) + " | S | D | I | #Wrd |")
+        lines.append("|---|" + "---:|" * (len(scripts) + 4))
+        for s in systems:
+            r = results[s][pair]
+            cells = [_fmt(r.get("per_script", {}).get(sc, {}).get("mer")) for sc in scripts]
+            lines.append(f"| {display_name(s)} | " + " | ".join(cells) +
+                         f" | {r['sub']} | {r['del']} | {r['ins']} | {r['num_ref_tokens']} |")
+        lines.append("")
+    with atomic_open(out) as f:
+        f.write("\n".join(lines) + "\n")
+    plot(results, systems, seen, unseen, out.parent / "RESULTS_seen_unseen.png")
+    return out

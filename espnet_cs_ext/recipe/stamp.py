@@ -1,0 +1,51 @@
+"""`.done` markers that know their inputs: a stage is skipped only if nothing changed.
+
+A marker stores a fingerprint of its inputs: for files, path + size + mtime; for
+directories, the same over every file below them; for any other string (an option
+value, a config text), the string itself. `check` succeeds when the marker exists and
+the fingerprint is unchanged.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Iterable
+
+from ..utils.atomic import atomic_open
+
+
+def _describe(item: str) -> Iterable[str]:
+    p = Path(item)
+    if p.is_file():
+        st = p.stat()
+        yield f"f {p} {st.st_size} {st.st_mtime_ns}"
+    elif p.is_dir():
+        for root, dirs, files in os.walk(p):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if name.startswith("."):
+                    continue  # markers, temp files
+                fp = Path(root) / name
+                st = fp.stat()
+                yield f"f {fp} {st.st_size} {st.st_mtime_ns}"
+    else:
+        yield f"s {item}"
+
+
+def fingerprint(inputs: Iterable[str]) -> str:
+    h = hashlib.sha256()
+    for item in inputs:
+        for line in _describe(item):
+            h.update(line.encode() + b"\n")
+    return h.hexdigest()
+
+
+def is_done(marker: str | os.PathLike, inputs: Iterable[str]) -> bool:
+    m = Path(marker)
+    return m.is_file() and m.read_text().strip() == fingerprint(inputs)
+
+
+def mark_done(marker: str | os.PathLike, inputs: Iterable[str]) -> None:
+    with atomic_open(marker) as f:
+        f.write(fingerprint(inputs) + "\n")

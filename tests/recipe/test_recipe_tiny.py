@@ -1,0 +1,104 @@
+"""The recipe end to end (stages 1-8) on a tiny random Whisper and a few synthetic utterances.
+
+Real components throughout: the synthetic corpus (espeak-ng/pyopenjtalk audio), ESPnet
+training through the plugin, cs-merge, the batched decoder and cs-score. Checks that
+RESULTS.md has every system x test-set cell and that each number is the scorer's.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+RECIPE = Path(__file__).resolve().parents[2] / "egs2" / "cs_unseen" / "asr1"
+TRAIN = "ko-en ja-en"
+TEST = "ko-en ja-en ko-ja"
+
+
+def recipe(tmp: Path, whisper: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = ["./cs_unseen.sh", "--whisper_model", str(whisper), "--train_pairs", TRAIN,
+           "--test_pairs", TEST, "--utts_per_pair", "10", "--nj", "1", "--inference_nj", "1",
+           "--asr_config", "conf/test/train_tiny.yaml", "--asr_all_config", "conf/test/train_tiny.yaml",
+           "--merge_config", "conf/test/merge_tiny.yaml", "--inference_config", "conf/test/decode_tiny.yaml",
+           "--datadir", str(tmp / "data"), "--expdir", str(tmp / "exp"),
+           "--results", str(tmp / "RESULTS.md"), *extra]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=env)
+    if check:
+        assert proc.returncode == 0, f"recipe failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, tiny_whisper):
+    tmp = tmp_path_factory.mktemp("recipe")
+    proc = recipe(tmp, tiny_whisper)
+    return tmp, proc
+
+
+def systems(tmp: Path):
+    merges = [line.split()[0] for line in (tmp / "exp" / "merge" / "systems.txt").read_text().splitlines()]
+    return ["pretrained", "ft_ko-en", "ft_ja-en", "ft_all"] + merges
+
+
+def test_results_table_is_complete_and_read_from_score_files(finished):
+    tmp, _ = finished
+    text = (tmp / "RESULTS.md").read_text()
+    names = systems(tmp)
+    assert "ties_ko-en+ja-en" in names and "lors_all" in names
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    assert header == ["System", "ko-en", "ja-en", "ko-ja", "Seen avg", "Unseen avg"]
+    rows = {r.strip("|").split("|")[0].strip(): [c.strip() for c in r.strip("|").split("|")[1:]]
+            for r in table[1:1 + len(names)]}
+    assert len(rows) == len(names)
+    from espnet_cs_ext.recipe.report import display_name
+
+    for system in names:
+        cells = rows[display_name(system)]
+        for pair, cell in zip(["ko-en", "ja-en", "ko-ja"], cells):
+            score = json.loads((tmp / "exp" / "decode" / system / f"test_{pair}" / "score" /
+                                "result.json").read_text())
+            assert re.fullmatch(r"\d+\.\d{3}", cell), (system, pair, cell)
+            assert cell == f"{score['mer']:.3f}"
+        seen = [float(c) for c in cells[:2]]
+        assert cells[3] == f"{sum(seen) / 2:.3f}" or abs(float(cells[3]) - sum(seen) / 2) < 1e-3
+    assert (tmp / "RESULTS_seen_unseen.png").stat().st_size > 1000
+
+
+def test_every_test_utterance_decoded_once(finished):
+    tmp, _ = finished
+    from espnet_cs_ext.utils.kaldi import read_table
+
+    for system in systems(tmp):
+        for pair in TEST.split():
+            ref = read_table(tmp / "data" / f"test_{pair}" / "text")
+            hyp = read_table(tmp / "exp" / "decode" / system / f"test_{pair}" / "text")
+            assert hyp.keys() == ref.keys()
+
+
+def test_rerun_of_finished_stages_does_nothing(finished, tiny_whisper):
+    tmp, _ = finished
+    model = tmp / "exp" / "asr_ft_ko-en" / "latest.pth"
+    before = model.stat().st_mtime_ns
+    results = (tmp / "RESULTS.md").read_text()
+    proc = recipe(tmp, tiny_whisper, "--stage", "5", "--stop_stage", "8")
+    assert model.stat().st_mtime_ns == before
+    assert "up to date" in proc.stdout
+    assert "asr_train" not in proc.stdout + proc.stderr.replace("asr_train.py", "")
+    body = lambda t: [l for l in t.splitlines() if not l.startswith("- date")]  # noqa: E731
+    assert body((tmp / "RESULTS.md").read_text()) == body(results)
+
+
+def test_missing_test_set_stops_with_its_name(finished, tiny_whisper):
+    tmp, _ = finished
+    proc = subprocess.run(
+        ["./cs_unseen.sh", "--stage", "7", "--stop_stage", "7", "--whisper_model", str(tiny_whisper),
+         "--train_pairs", TRAIN, "--test_pairs", "ko-en zz-yy", "--datadir", str(tmp / "data"),
+         "--expdir", str(tmp / "exp")], cwd=RECIPE, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert f"data dir {tmp / 'data'}/test_zz-yy is missing" in proc.stderr
