@@ -24,7 +24,7 @@ Wall time (time.perf_counter) of decoding only: the model is loaded and the audi
 before the clock starts (whisper.transcribe computes its log-mel inside the clock; ours
 does too, inside `decode_mels`). WER: lower-cased words without punctuation, jiwer.
 The machine is shared (2 cores): absolute times drift with load, the rows run back to
-back. Results: a Markdown table on stdout and docs/bench_parts/decode.md.
+back. Results: a Markdown table on stdout and docs/benchmarks.md.
 """
 from __future__ import annotations
 
@@ -109,7 +109,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--beam", action="store_true", help="add a beam-5 row (ours)")
-    ap.add_argument("--out", default=str(ROOT / "docs" / "bench_parts" / "decode.md"))
+    ap.add_argument("--out", default=None,
+                    help="also write the Markdown section here (paste it into docs/benchmarks.md)")
     args = ap.parse_args()
 
     import torch
@@ -191,8 +192,9 @@ def main() -> None:
     ]
     md = "\n".join(lines)
     print(md)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(md)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(md)
 
 
 if __name__ == "__main__":
