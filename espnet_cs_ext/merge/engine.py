@@ -205,7 +205,7 @@ def merge_checkpoints(cfg: MergeConfig, out: str | os.PathLike, *, progress: boo
     The element-wise methods are memory bound and overlap with the reader and
     checksum threads anyway; on a busy 2-core machine two intra-op threads cost
     6x (TIES) to 9x (exact SVD) more CPU time in barrier waits (measured on the
-    benchmark machine, docs/bench_parts/merge.md). Raise it on an idle many-core
+    benchmark machine, docs/benchmarks.md). Raise it on an idle many-core
     machine for svp/lors.
     """
     previous = torch.get_num_threads()

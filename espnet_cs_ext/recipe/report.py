@@ -18,6 +18,8 @@ from typing import Dict, List, Optional, Sequence
 from ..utils.atomic import atomic_open, atomic_path
 from ..utils.errors import CsExtError
 
+DG_NAMES = {"erm": "ERM (balanced batches)", "fish": "Fish", "fishr": "Fishr", "gga": "GGA",
+            "gga_l": "GGA-L", "mldg": "MLDG"}
 METHOD_NAMES = {"task_arithmetic": "Task Arithmetic", "ties": "TIES", "dare_ties": "DARE-TIES",
                 "dare_linear": "DARE", "lors": "LoRS", "linear": "Weight averaging",
                 "magnitude_prune": "MP", "svp": "SVP"}
@@ -30,6 +32,8 @@ def display_name(system: str) -> str:
         return "FT all seen pairs (ERM)"
     if system.startswith("ft_"):
         return f"FT {system[3:]}"
+    if system.startswith("dg_"):
+        return DG_NAMES.get(system[3:], system[3:])
     for key in sorted(METHOD_NAMES, key=len, reverse=True):
         if system.startswith(key + "_"):
             rest = system[len(key) + 1:]
@@ -128,7 +132,7 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
              f"- Whisper: {whisper_model or 'see exp/*/config.yaml'}",
              f"- seen (training) pairs: {', '.join(train_pairs)}; unseen: {', '.join(unseen) or 'none'}"]
     for s in systems:
-        if s.startswith("ft_"):
+        if s.startswith(("ft_", "dg_")):
             lines.append(f"- {display_name(s)}: {_train_steps(expdir, s)}")
     used = [f"{kind}_{p}" for p in train_pairs for kind in ("train", "dev")] + ["train_all"]
     used += [f"test_{p}" for p in test_pairs]

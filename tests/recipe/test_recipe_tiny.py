@@ -1,7 +1,7 @@
 """The recipe end to end (stages 1-8) on a tiny random Whisper and a few synthetic utterances.
 
-Real components throughout: the synthetic corpus (espeak-ng/pyopenjtalk audio), ESPnet
-training through the plugin, cs-merge, the batched decoder and cs-score. Checks that
+Real components throughout: the synthetic corpus (offline TTS audio), ESPnet training
+through the plugin (fine-tuning and a DG trainer), cs-merge, the batched decoder and cs-score. Checks that
 RESULTS.md has every system x test-set cell and that each number is the scorer's.
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ def recipe(tmp: Path, whisper: Path, *extra: str, check: bool = True) -> subproc
            "--test_pairs", TEST, "--utts_per_pair", "10", "--nj", "1", "--inference_nj", "1",
            "--asr_config", "conf/test/train_tiny.yaml", "--asr_all_config", "conf/test/train_tiny.yaml",
            "--merge_config", "conf/test/merge_tiny.yaml", "--inference_config", "conf/test/decode_tiny.yaml",
+           "--dg_algorithms", "fish", "--dg_config_dir", "conf/test/dg",
            "--datadir", str(tmp / "data"), "--expdir", str(tmp / "exp"),
            "--results", str(tmp / "RESULTS.md"), *extra]
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -42,7 +43,7 @@ def finished(tmp_path_factory, tiny_whisper):
 
 def systems(tmp: Path):
     merges = [line.split()[0] for line in (tmp / "exp" / "merge" / "systems.txt").read_text().splitlines()]
-    return ["pretrained", "ft_ko-en", "ft_ja-en", "ft_all"] + merges
+    return ["pretrained", "ft_ko-en", "ft_ja-en", "ft_all", "dg_fish"] + merges
 
 
 def test_results_table_is_complete_and_read_from_score_files(finished):
@@ -50,6 +51,7 @@ def test_results_table_is_complete_and_read_from_score_files(finished):
     text = (tmp / "RESULTS.md").read_text()
     names = systems(tmp)
     assert "ties_ko-en+ja-en" in names and "lors_all" in names
+    assert "| Fish |" in text  # the DG system is a row like the paper's lower block
     table = [line for line in text.splitlines() if line.startswith("| ")]
     header = [c.strip() for c in table[0].strip("|").split("|")]
     assert header == ["System", "ko-en", "ja-en", "ko-ja", "Seen avg", "Unseen avg"]

@@ -25,6 +25,8 @@ whisper_model=base       # any spec espnet_cs_ext.whisper accepts
 train_pairs="ko-en ja-en de-en"
 test_pairs="ko-en ja-en de-en ko-ja ko-de"
 train_all=true           # also train one model on all seen pairs (ERM)
+dg_algorithms=""         # DG systems on all seen pairs, e.g. "fish fishr gga_l" (espnet_cs_ext.dg)
+dg_config_dir=conf/dg    # <dir>/train_<algorithm>.yaml per DG system
 utts_per_pair=""         # synthetic corpus size (empty: local/data.sh default)
 asr_config=conf/demo/train_pair.yaml
 asr_all_config=conf/demo/train_all.yaml
@@ -67,6 +69,8 @@ for p in ${test_pairs}; do test_sets+=("${datadir}/test_${p}"); done
 all_sets=("${train_sets[@]}" "${dev_sets[@]}" "${test_sets[@]}")
 systems=(); for p in ${train_pairs}; do systems+=("ft_${p}"); done
 [ "${train_all}" = true ] && systems+=("ft_all")
+for a in ${dg_algorithms}; do systems+=("dg_${a}"); done
+pooled=false; { [ "${train_all}" = true ] || [ -n "${dg_algorithms}" ]; } && pooled=true
 
 if run_stage 1; then
   log "Stage 1: data preparation: db.sh corpora or synthetic -> ${datadir}/"
@@ -115,7 +119,7 @@ if run_stage 4; then
     python -m espnet_cs_ext.bin.recipe_tools prepare-text "${d}"
     mark_done "${d}/.stage4.done" "${d}/text.orig" "${d}/utt2lang"
   done
-  if [ "${train_all}" = true ] && ! up_to_date "${datadir}/train_all/.done" "${train_sets[@]}" "${dev_sets[@]}"; then
+  if [ "${pooled}" = true ] && ! up_to_date "${datadir}/train_all/.done" "${train_sets[@]}" "${dev_sets[@]}"; then
     cs-prepare combine "${datadir}/train_all" "${train_sets[@]}"
     cs-prepare combine "${datadir}/dev_all" "${dev_sets[@]}"
     mark_done "${datadir}/train_all/.done" "${train_sets[@]}" "${dev_sets[@]}"
@@ -143,8 +147,15 @@ if run_stage 5; then
   log "Stage 5: fine-tuning through ESPnet (whisper_cs): ${systems[*]} -> ${expdir}/asr_<system>/"
   input_size=1; [ "${use_feats}" = true ] && input_size=80
   for sys in "${systems[@]}"; do
-    pair=${sys#ft_}
-    config=${asr_config}; [ "${pair}" = all ] && config=${asr_all_config}
+    # ft_<pair>: one seen pair; ft_all: pooled ERM; dg_<alg>: a DG algorithm on all pairs.
+    entry=espnet_cs_ext.bin.asr_train; extra=()
+    case "${sys}" in
+      ft_all) pair=all; config=${asr_all_config} ;;
+      ft_*) pair=${sys#ft_}; config=${asr_config} ;;
+      dg_*) pair=all; config=${dg_config_dir}/train_${sys#dg_}.yaml; entry=espnet_cs_ext.bin.asr_train_dg
+            extra=(--dg_domains ${train_pairs}) ;;
+    esac
+    [ -f "${config}" ] || die "no training config ${config} for system ${sys}"
     tr=${datadir}/train_${pair}; dv=${datadir}/dev_${pair}; out=${expdir}/asr_${sys}
     inputs=("${tr}" "${dv}" "${config}" "${whisper_model}" "${use_feats}")
     if up_to_date "${out}/.done" "${inputs[@]}"; then log "  ${sys}: up to date"; continue; fi
@@ -154,12 +165,12 @@ if run_stage 5; then
             --encoder_conf whisper_model="${whisper_model}" --decoder_conf whisper_model="${whisper_model}"
             $(data_args train "${tr}") $(data_args valid "${dv}"))
     if ! up_to_date "${out}/stats/.done" "${inputs[@]}"; then
-      ${train_cmd} "${out}/stats.log" -- python -m espnet_cs_ext.bin.asr_train "${common[@]}" \
+      ${train_cmd} "${out}/stats.log" -- python -m "${entry}" "${common[@]}" \
         --collect_stats true --output_dir "${out}/stats" \
         --train_shape_file "${tr}/text" --valid_shape_file "${dv}/text"
       mark_done "${out}/stats/.done" "${inputs[@]}"
     fi
-    ${train_cmd} "${out}/train.log" -- python -m espnet_cs_ext.bin.asr_train "${common[@]}" \
+    ${train_cmd} "${out}/train.log" -- python -m "${entry}" "${common[@]}" "${extra[@]}" \
       --output_dir "${out}" --resume true \
       --train_shape_file "${out}/stats/train/speech_shape" \
       --valid_shape_file "${out}/stats/valid/speech_shape"

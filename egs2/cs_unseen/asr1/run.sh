@@ -8,11 +8,13 @@ set -euo pipefail
 
 train_pairs="ko-en ja-en de-en"          # seen pairs (one fine-tune each + pooled ERM)
 test_pairs="ko-en ja-en de-en ko-ja ko-de"  # evaluated pairs (unseen ones included)
+dg_algorithms="fish fishr gga_l"      # domain-generalisation systems (paper's lower block)
 
 ./cs_unseen.sh \
     --whisper_model base \
     --train_pairs "${train_pairs}" \
     --test_pairs "${test_pairs}" \
+    --dg_algorithms "${dg_algorithms}" \
     --asr_config conf/demo/train_pair.yaml \
     --asr_all_config conf/demo/train_all.yaml \
     --inference_config conf/decode/greedy.yaml \
