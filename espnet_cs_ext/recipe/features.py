@@ -1,8 +1,8 @@
 """Stage 3: dump Whisper log-mel features with kaldiio, computed as ESPnet's encoder does.
 
-The same arithmetic as `OpenAIWhisperEncoder.log_mel_spectrogram` (STFT n_fft 400,
-hop 160, Hann window, last frame dropped, Slaney mel filters, log10 clamped at 1e-10,
-floor at max-8, then (x+4)/4), per utterance, stored as (frames, n_mels) float32 so
+The arithmetic of `OpenAIWhisperEncoder.log_mel_spectrogram` (STFT n_fft 400, hop 160,
+Hann window, last frame dropped, mel filters, log10 clamped at 1e-10, floor at max-8,
+then (x+4)/4), per utterance, stored as (frames, n_mels) float32 so
 ESPnet reads them with `feats.scp,speech,kaldi_ark` and the `whisper_cs` encoder
 takes them as precomputed input.
 """
@@ -15,21 +15,15 @@ from ..utils.atomic import atomic_path
 from ..utils.errors import CsExtError
 from ..utils.kaldi import read_table, write_table
 
-N_FFT, HOP = 400, 160
-
-
 def whisper_log_mel(audio, n_mels: int = 80):
-    """(samples,) float32 tensor -> (frames, n_mels) tensor, frames = samples // 160."""
-    import torch
-    from whisper.audio import mel_filters
+    """(samples,) float32 tensor -> (frames, n_mels) tensor, frames = samples // 160.
 
-    window = torch.hann_window(N_FFT)
-    stft = torch.stft(audio, N_FFT, HOP, window=window, return_complex=True)
-    magnitudes = stft[..., :-1].abs() ** 2
-    mel = mel_filters(audio.device, n_mels) @ magnitudes
-    log_spec = torch.clamp(mel, min=1e-10).log10()
-    log_spec = torch.maximum(log_spec, log_spec.max() - 8.0)
-    return ((log_spec + 4.0) / 4.0).T.contiguous()
+    openai-whisper's `log_mel_spectrogram` does the same arithmetic as ESPnet's
+    Whisper encoder, so features dumped here equal what the encoder computes itself.
+    """
+    from whisper.audio import log_mel_spectrogram
+
+    return log_mel_spectrogram(audio, n_mels=n_mels).T.contiguous()
 
 
 def dump_features(data_dir: str | os.PathLike, n_mels: int = 80) -> int:
