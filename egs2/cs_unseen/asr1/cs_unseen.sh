@@ -20,7 +20,7 @@ force=false
 ngpu=0
 nj=2                     # parallel jobs for data/feature stages
 inference_nj=2           # decoding shards per model x test set
-gpu_inference=false
+gpu_inference=false      # decode on cuda
 whisper_model=base       # any spec espnet_cs_ext.whisper accepts
 train_pairs="ko-en ja-en de-en"
 test_pairs="ko-en ja-en de-en ko-ja ko-de"
@@ -210,7 +210,8 @@ if run_stage 7; then
       up_to_date "${out}/.done" "${spec}" "${d}/text" "${inference_config}" && continue
       ${decode_cmd} JOB=1:"${inference_nj}" "${out}/log/decode.JOB.log" -- \
         python -m espnet_cs_ext.bin.decode --model "${spec}" --whisper-dims-from "${whisper_model}" --data "${d}" \
-        --config "${inference_config}" --out "${out}" --nj "${inference_nj}" --job JOB
+        --config "${inference_config}" --out "${out}" --nj "${inference_nj}" --job JOB \
+        --device "$([ "${gpu_inference}" = true ] && echo cuda || echo cpu)"
       python -m espnet_cs_ext.bin.decode --out "${out}" --merge-shards "${inference_nj}" --data "${d}"
       mark_done "${out}/.done" "${spec}" "${d}/text" "${inference_config}"
     done
