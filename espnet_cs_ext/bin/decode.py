@@ -3,6 +3,7 @@
     python -m espnet_cs_ext.bin.decode --model SPEC --data DIR --config egs2/cs_unseen/asr1/conf/decode/greedy.yaml --out OUT \\
         [--nj N --job J] [--batch-size B] [--device cpu] [--whisper-dims-from SPEC]
     python -m espnet_cs_ext.bin.decode --merge-shards N --data DIR --out OUT
+    python -m espnet_cs_ext.bin.decode --model SPEC --data D1 D2 --out O1 O2 ...  # one model load
 
 SPEC: `base` (offline), an openai-whisper .pt, a CTranslate2 dir, an ESPnet .pth
 (dims from --whisper-dims-from or its config.yaml), a .safetensors.
@@ -30,8 +31,10 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"python -m espnet_cs_ext.bin.{PROG}", description=__doc__.split("\n")[0],
                                 epilog=__doc__.split("\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="model spec (see below)")
-    p.add_argument("--data", required=True, help="Kaldi data dir (wav.scp or feats.scp; utt2lang if the config says so)")
-    p.add_argument("--out", required=True, help="output dir")
+    p.add_argument("--data", required=True, nargs="+",
+                   help="Kaldi data dir(s) (wav.scp or feats.scp; utt2lang if the config says so)")
+    p.add_argument("--out", required=True, nargs="+",
+                   help="output dir, one per --data dir (the model is loaded once for all)")
     p.add_argument("--config", help="decode YAML (default: all defaults: greedy, language none)")
     p.add_argument("--nj", type=int, default=1, help="number of shards (default 1)")
     p.add_argument("--job", type=int, help="which shard, 1..nj; writes OUT/split{nj}/{job}/")
@@ -52,9 +55,12 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=f"{PROG}: %(message)s")
+    if len(args.data) != len(args.out):
+        raise CsExtError(f"{len(args.data)} --data dirs but {len(args.out)} --out dirs; give one output per data dir")
     if args.merge_shards is not None:
-        out = merge_shards(args.data, args.out, args.merge_shards)
-        print(f"{PROG}: merged {args.out}/split{args.merge_shards} -> {out}/text", file=sys.stderr)
+        for data, out_dir in zip(args.data, args.out):
+            out = merge_shards(data, out_dir, args.merge_shards)
+            print(f"{PROG}: merged {out_dir}/split{args.merge_shards} -> {out}/text", file=sys.stderr)
         return 0
     if not args.model:
         raise CsExtError("--model is required (unless --merge-shards)")
@@ -66,12 +72,18 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         import torch
 
         torch.set_num_threads(threads)
-    print(f"{PROG}: {args.model} x {args.data} -> {args.out}"
-          + ("" if args.job is None else f" (job {args.job}/{args.nj})"), file=sys.stderr)
-    d = decode_data_dir(args.model, args.data, args.out, config, nj=args.nj, job=args.job,
-                        dims_from=args.whisper_dims_from, device=args.device,
-                        progress=not args.no_progress)
-    print(f"{PROG}: wrote {os.path.join(str(d), 'text')}", file=sys.stderr)
+    model = args.model
+    if len(args.data) > 1:  # several test sets: load the model once
+        from ..decode import load_decode_model
+
+        model = load_decode_model(args.model, args.whisper_dims_from, args.device)
+    for data, out_dir in zip(args.data, args.out):
+        print(f"{PROG}: {args.model} x {data} -> {out_dir}"
+              + ("" if args.job is None else f" (job {args.job}/{args.nj})"), file=sys.stderr)
+        d = decode_data_dir(model, data, out_dir, config, nj=args.nj, job=args.job,
+                            dims_from=args.whisper_dims_from, device=args.device,
+                            progress=not args.no_progress)
+        print(f"{PROG}: wrote {os.path.join(str(d), 'text')}", file=sys.stderr)
     return 0
 
 

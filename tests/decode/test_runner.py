@@ -320,3 +320,24 @@ def test_cli_exit_code_2_in_a_subprocess(tmp_path, data_copy):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("decode: error: ")
     assert str(junk) in proc.stderr
+
+
+def test_cli_several_data_dirs_share_one_model_load(lively_pt, data_copy, tmp_path, capsys):
+    """--data D1 D2 --out O1 O2 gives the same files as one call per data dir."""
+    import shutil
+
+    from espnet_cs_ext.bin.decode import main
+
+    second = tmp_path / "second"
+    shutil.copytree(data_copy, second)
+    conf = tmp_path / "greedy.yaml"
+    conf.write_text("language: en\nmax_new_tokens: 10\n")
+    common = ["--model", str(lively_pt), "--config", str(conf), "--no-progress"]
+    assert main(common + ["--data", str(data_copy), "--out", str(tmp_path / "a1")]) == 0
+    assert main(common + ["--data", str(second), "--out", str(tmp_path / "b1")]) == 0
+    assert main(common + ["--data", str(data_copy), str(second),
+                          "--out", str(tmp_path / "a2"), str(tmp_path / "b2")]) == 0
+    for one, many in (("a1", "a2"), ("b1", "b2")):
+        assert (tmp_path / many / "text").read_text() == (tmp_path / one / "text").read_text()
+    assert main(common + ["--data", str(data_copy), str(second), "--out", str(tmp_path / "c")]) == 2
+    assert "2 --data dirs but 1 --out dirs" in capsys.readouterr().err
