@@ -203,17 +203,25 @@ model_list() {
 
 if run_stage 7; then
   log "Stage 7: decoding: every model x {${test_pairs}} with ${inference_config} -> ${expdir}/decode/<model>/<test>/text"
+  device=cpu; [ "${gpu_inference}" = true ] && device=cuda
   while read -r name spec; do
     [ "${name}" = pretrained ] || [ -f "${spec}" ] || die "model ${name} has no ${spec}; run stages 5-6"
+    todo_data=(); todo_out=()
     for d in "${test_sets[@]}"; do
       out=${expdir}/decode/${name}/$(basename "${d}")
       up_to_date "${out}/.done" "${spec}" "${d}/text" "${inference_config}" && continue
-      ${decode_cmd} JOB=1:"${inference_nj}" "${out}/log/decode.JOB.log" -- \
-        python -m espnet_cs_ext.bin.decode --model "${spec}" --whisper-dims-from "${whisper_model}" --data "${d}" \
-        --config "${inference_config}" --out "${out}" --nj "${inference_nj}" --job JOB \
-        --device "$([ "${gpu_inference}" = true ] && echo cuda || echo cpu)"
-      python -m espnet_cs_ext.bin.decode --out "${out}" --merge-shards "${inference_nj}" --data "${d}"
-      mark_done "${out}/.done" "${spec}" "${d}/text" "${inference_config}"
+      todo_data+=("${d}"); todo_out+=("${out}")
+    done
+    [ "${#todo_data[@]}" -gt 0 ] || continue
+    log "  ${name}: ${spec} x ${#todo_data[@]} test sets"
+    # One job per shard decodes every pending test set, loading the model once.
+    ${decode_cmd} JOB=1:"${inference_nj}" "${expdir}/decode/${name}/log/decode.JOB.log" -- \
+      python -m espnet_cs_ext.bin.decode --model "${spec}" --whisper-dims-from "${whisper_model}" \
+      --data "${todo_data[@]}" --out "${todo_out[@]}" --config "${inference_config}" \
+      --nj "${inference_nj}" --job JOB --device "${device}" --no-progress
+    python -m espnet_cs_ext.bin.decode --merge-shards "${inference_nj}" --data "${todo_data[@]}" --out "${todo_out[@]}"
+    for i in "${!todo_data[@]}"; do
+      mark_done "${todo_out[$i]}/.done" "${spec}" "${todo_data[$i]}/text" "${inference_config}"
     done
   done < <(model_list)
 fi
