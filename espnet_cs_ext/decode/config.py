@@ -24,6 +24,10 @@ Keys (defaults in brackets):
                                 looping to 224 tokens costs 20x its real length); Whisper
                                 text runs at most ~10-15 tokens/s even for Korean/Japanese,
                                 so 30 is safe
+    max_repeat       [null]     trim a hallucination loop: when the output ends with the
+                                same 1-8 token n-gram repeated >= this many times, keep one
+                                copy (null = off). Whisper's transcribe retries such outputs
+                                (compression-ratio check); a single pass can only trim them
     length_penalty   [null]     beam ranking: null = sum of log-probs / length (Whisper's
                                 default); a float alpha = sum / ((5 + length) / 6) ** alpha
     suppress_blank   [true]     forbid a blank or <|endoftext|> as the first token
@@ -71,6 +75,7 @@ class DecodeConfig:
     batch_size: int = 8
     max_new_tokens: int = 224
     max_tokens_per_second: Optional[float] = None
+    max_repeat: Optional[int] = None
     length_penalty: Optional[float] = None
     suppress_blank: bool = True
     suppress_non_speech: bool = True
@@ -105,6 +110,9 @@ class DecodeConfig:
                 raise CsExtError(f"decode config: max_tokens_per_second must be a number > 0 or null, "
                                  f"got {self.max_tokens_per_second!r}")
             self.max_tokens_per_second = float(self.max_tokens_per_second)
+        if self.max_repeat is not None and (isinstance(self.max_repeat, bool) or not isinstance(self.max_repeat, int)
+                                            or self.max_repeat < 2):
+            raise CsExtError(f"decode config: max_repeat must be an integer >= 2 or null, got {self.max_repeat!r}")
         if self.length_penalty is not None:
             self.length_penalty = float(self.length_penalty)
         for key in ("suppress_blank", "suppress_non_speech", "use_feats"):

@@ -97,7 +97,7 @@ class Decoder:
         import torch
 
         from .features import collate
-        from .search import beam_search, detect_language, encode, greedy_search
+        from .search import beam_search, detect_language, encode, greedy_search, trim_repetition
 
         caps = None
         if self.config.max_tokens_per_second is not None:  # seconds of speech, before any padding
@@ -115,6 +115,8 @@ class Decoder:
             tokens = greedy_search(self.model, xa, valid, prompts, self.rules, caps)
         else:
             tokens = beam_search(self.model, xa, valid, prompts, self.rules, self.config.beam_size, caps)
+        if self.config.max_repeat is not None:
+            tokens = [trim_repetition(t, self.config.max_repeat) for t in tokens]
         # Kaldi text is one line per utterance: whitespace runs (newlines too) become one space
         return [(lang, " ".join(self.tokenizer.decode(t).split()), t) for lang, t in zip(langs, tokens)]
 

@@ -229,6 +229,22 @@ def greedy_search(model, xa: Tensor, valid: Optional[Tensor], prompts: Tensor, r
     return out
 
 
+def trim_repetition(tokens: List[int], max_repeat: int, max_ngram: int = 8) -> List[int]:
+    """Cut a tail loop: if `tokens` ends with >= max_repeat copies of one n-gram (n <= max_ngram),
+    keep a single copy. The shortest looping n-gram wins; anything else is returned unchanged."""
+    for n in range(1, max_ngram + 1):
+        if len(tokens) < n * max_repeat:
+            break
+        gram = tokens[-n:]
+        copies, end = 1, len(tokens) - n
+        while end - n >= 0 and tokens[end - n:end] == gram:
+            copies += 1
+            end -= n
+        if copies >= max_repeat:
+            return tokens[:end + n]
+    return tokens
+
+
 def _max_new(model, prompt_len: int, rules: SearchRules) -> int:
     """Tokens that fit: the prompt and every fed token need a position (eot is never fed)."""
     room = model.dims.n_text_ctx - prompt_len

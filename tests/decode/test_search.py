@@ -123,3 +123,28 @@ def test_tokens_per_second_cap(english_mels, lively_factory, beam):
     got = [len(t) for _, _, t in d.decode_mels(mels, utts, ["en"] * len(utts))]
     assert got == [math.ceil(m.shape[1] / 100 * 4) for m in mels]
     assert len(set(got)) > 1
+
+
+@pytest.mark.parametrize("tokens, max_repeat, expected", [
+    ([5, 6, 7, 7, 7, 7], 4, [5, 6, 7]),            # one token looping
+    ([5, 6, 7, 7, 7], 4, [5, 6, 7, 7, 7]),         # below the threshold: unchanged
+    ([1, 2, 3, 2, 3, 2, 3, 2, 3], 4, [1, 2, 3]),   # a bigram loop
+    ([1, 2, 3, 2, 3, 2, 3, 2, 3], 5, [1, 2, 3, 2, 3, 2, 3, 2, 3]),
+    ([9, 9, 9, 9], 4, [9]),                        # the whole output is the loop
+    ([1, 2, 3, 4], 2, [1, 2, 3, 4]),               # no loop
+    ([4, 1, 2, 3, 1, 2, 3], 2, [4, 1, 2, 3]),      # trigram twice
+    ([], 3, []),
+])
+def test_trim_repetition(tokens, max_repeat, expected):
+    from espnet_cs_ext.decode.search import trim_repetition
+
+    assert trim_repetition(tokens, max_repeat) == expected
+
+
+@pytest.mark.parametrize("bad", [1, 0, True, 2.5, "4"])
+def test_max_repeat_must_be_an_integer_of_at_least_two(bad):
+    from espnet_cs_ext.decode.config import config_from_dict
+    from espnet_cs_ext.utils.errors import CsExtError
+
+    with pytest.raises(CsExtError, match="max_repeat must be an integer >= 2"):
+        config_from_dict({"max_repeat": bad})
