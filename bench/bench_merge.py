@@ -26,7 +26,6 @@ Results: bench/merge_results.json and a Markdown table on stdout.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform

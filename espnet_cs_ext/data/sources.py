@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..utils.errors import CsExtError
-from .audio import TARGET_SR, read_audio, read_audio_bytes, to_mono_16k, write_wav
+from .audio import read_audio, read_audio_bytes, to_mono_16k, write_wav
 
 AUDIO_EXT = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a")
 MANIFEST_NAMES = ("metadata.jsonl", "metadata.csv", "metadata.tsv")

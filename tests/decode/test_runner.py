@@ -11,7 +11,6 @@ import torch
 
 from espnet_cs_ext.decode import (Decoder, config_from_dict, decode_data_dir, is_pretrained, load_config,
                                   merge_shards, resolve_padding)
-from espnet_cs_ext.decode import runner as runner_mod
 from espnet_cs_ext.utils.errors import CsExtError
 from espnet_cs_ext.utils.kaldi import read_table
 

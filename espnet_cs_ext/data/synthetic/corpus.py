@@ -44,7 +44,7 @@ from ..audio import TARGET_SR, write_wav
 from ..datadir import Utt, split_dir_name, write_data_dir
 from ..splits import SPLITS, parse_fractions
 from . import tts
-from .compose import Composer, Segment, generate_cs_text, load_inventory
+from .compose import Composer, generate_cs_text, load_inventory
 
 _CACHE: Dict[tuple, np.ndarray] = {}
 _CACHE_MAX = 4000
