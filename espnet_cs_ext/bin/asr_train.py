@@ -13,7 +13,12 @@ def get_parser():
 
 
 def main(cmd=None):
-    ASRTask.main(cmd=cmd)
+    from espnet_cs_ext.espnet import atomic_save
+
+    atomic_save.install()  # a kill during a checkpoint write must not break --resume
+    from espnet_cs_ext.espnet.rank_check import RankCheckedASRTask
+
+    RankCheckedASRTask.main(cmd=cmd)  # ASRTask + a check that DDP ranks end with equal weights
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ def get_parser():
 
 
 def main(cmd=None):
+    from espnet_cs_ext.espnet import atomic_save
+
+    atomic_save.install()  # a kill during a checkpoint write must not break --resume
     try:
         DGASRTask.main(cmd=cmd)
     except DGConfigError as e:

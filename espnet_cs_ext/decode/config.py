@@ -11,7 +11,10 @@ Keys (defaults in brackets):
                                   none      no language given: the model picks it itself
                                             (one decoder step on <|startoftranscript|>,
                                             argmax over the language tokens, as Whisper does)
-    task             [transcribe]  transcribe | translate
+    task             [transcribe]  transcribe | translate | data. data = per data dir: the
+                                word in DATA/task (`translate` for X->en speech translation
+                                sets), transcribe when the file is absent; the recipe uses it
+                                so one config decodes ASR and ST test sets
     pad_to_30s       [auto]     true | false | auto. auto = true for pretrained Whisper
                                 (an official name like `base`, or a CTranslate2 conversion),
                                 false for every other checkpoint (fine-tuned, merged)
@@ -62,6 +65,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PROMPT = "<|startoftranscript|> {lang} {task} <|notimestamps|>"
 LANGUAGE_POLICIES = ("utt2lang", "none")
+TASKS = ("transcribe", "translate", "data")  # data: the data dir's `task` file (default transcribe)
 ESPNET_IGNORED = ("ctc_weight", "lm_weight", "ngram_weight", "penalty", "maxlenratio", "minlenratio",
                   "nbest", "batch_size_espnet", "streaming", "quantize_asr_model", "normalize_length")
 
@@ -90,8 +94,8 @@ class DecodeConfig:
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise CsExtError(f"decode config: {key} must be an integer >= 1, got {v!r}")
-        if self.task not in ("transcribe", "translate"):
-            raise CsExtError(f"decode config: task must be transcribe or translate, got {self.task!r}")
+        if self.task not in TASKS:
+            raise CsExtError(f"decode config: task must be one of {', '.join(TASKS)}, got {self.task!r}")
         if isinstance(self.pad_to_30s, str):
             low = self.pad_to_30s.lower()
             if low not in ("auto", "true", "false"):

@@ -17,6 +17,7 @@ utterance was decoded with (given or detected).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -137,6 +138,17 @@ def shard_dir(out: str | os.PathLike, nj: int, job: Optional[int]) -> Path:
     return Path(out) if job is None else Path(out) / f"split{nj}" / str(job)
 
 
+def resolve_task(config: DecodeConfig, data_dir: Path) -> DecodeConfig:
+    """task: data -> the task named in DATA/task (transcribe when there is no such file)."""
+    if config.task != "data":
+        return config
+    path = data_dir / "task"
+    task = path.read_text(encoding="utf-8").strip() if path.is_file() else "transcribe"
+    if task not in ("transcribe", "translate"):
+        raise CsExtError(f"{path}: expected 'transcribe' or 'translate', got {task!r}")
+    return dataclasses.replace(config, task=task)
+
+
 def utt_languages(config: DecodeConfig, data_dir: Path, utts: Sequence[str]) -> Dict[str, Optional[str]]:
     """Language per utterance under the config's policy (None = let the model detect)."""
     if config.language == "none":
@@ -232,6 +244,7 @@ def decode_data_dir(model: str | LoadedModel, data_dir: str | os.PathLike, out: 
     from .features import Source, length_batches
 
     data_dir = Path(data_dir)
+    config = resolve_task(config, data_dir)
     spec = model.spec if isinstance(model, LoadedModel) else str(model)
     source = Source(data_dir, use_feats=config.use_feats)
     utts = source.utts if job is None else shard_utts(source.utts, nj, job)

@@ -88,6 +88,38 @@ def _train_steps(expdir: Path, system: str) -> str:
     return f"{steps} steps x batch {c.get('batch_size')}, lr {c.get('optim_conf', {}).get('lr')}"
 
 
+def family(system: str) -> str:
+    """The plot legend group of a system: pretrained, fine-tunes, DG, AsyncSwitch, one per merge method."""
+    if system == "pretrained":
+        return "Pretrained"
+    if system == "ft_all":
+        return "FT all seen pairs (ERM)"
+    if system.startswith("ft_"):
+        return "FT one pair"
+    if system.startswith("dg_"):
+        return "Domain generalisation"
+    if system.startswith("asyncswitch"):
+        return "AsyncSwitch"
+    for key in sorted(METHOD_NAMES, key=len, reverse=True):
+        if system.startswith(key + "_"):
+            return METHOD_NAMES[key]
+    return "Other"
+
+
+def short_label(system: str) -> str:
+    """A few characters naming a point inside its family (the legend names the family)."""
+    name = display_name(system)
+    fam = family(system)
+    if fam in METHOD_NAMES.values():
+        name = name[len(fam):].strip()
+    for pair in ("ko-en", "ja-en", "de-en", "ko-ja", "ko-de"):
+        name = name.replace(pair, pair.replace("-en", "").replace("-", ""))
+    return name.replace(" + ", "+").replace("FT ", "")
+
+
+_MARKERS = "osD^vP*Xph<>"
+
+
 def plot(results, systems, seen, unseen, out: Path) -> None:
     import matplotlib
 
@@ -96,23 +128,33 @@ def plot(results, systems, seen, unseen, out: Path) -> None:
 
     xs = [_mean([results[s][p]["mer"] for p in seen]) for s in systems]
     ys = [_mean([results[s][p]["mer"] for p in unseen]) for s in systems]
-    fig, ax = plt.subplots(figsize=(7, 5.5))
-    for s, x, y in zip(systems, xs, ys):
-        if x is None or y is None:
+    families = list(dict.fromkeys(family(s) for s in systems))
+    style = {f: (_MARKERS[i % len(_MARKERS)], f"C{i % 10}") for i, f in enumerate(families)}
+    fig, ax = plt.subplots(figsize=(8, 6))
+    for fam in families:
+        pts = [(s, x, y) for s, x, y in zip(systems, xs, ys) if family(s) == fam and x is not None and y is not None]
+        if not pts:
             continue
-        ax.scatter(x, y, s=30)
-        ax.annotate(display_name(s), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    lim = max([v for v in xs + ys if v is not None] + [0.1]) * 1.1
-    ax.plot([0, lim], [0, lim], ls=":", c="grey", lw=0.8, label="seen = unseen")
-    ax.set_xlim(0, lim)
-    ax.set_ylim(0, lim)
+        marker, color = style[fam]
+        ax.scatter([p[1] for p in pts], [p[2] for p in pts], s=36, marker=marker, color=color, label=fam,
+                   alpha=0.85, edgecolors="black", linewidths=0.4)
+        for s, x, y in pts:
+            label = short_label(s)
+            if label and fam not in ("Pretrained", "FT all seen pairs (ERM)"):
+                ax.annotate(label, (x, y), fontsize=6, xytext=(4, 2), textcoords="offset points", color=color)
+    vals = [v for v in xs + ys if v is not None]
+    lo = min(vals + [0.1]) * 0.8
+    hi = max(vals + [0.1]) * 1.05
+    ax.plot([lo, hi], [lo, hi], ls=":", c="grey", lw=0.8, label="seen = unseen")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
     ax.set_xlabel(f"seen-pair MER, mean of {', '.join(seen)}")
     ax.set_ylabel(f"unseen-pair MER, mean of {', '.join(unseen) or '-'}")
     ax.set_title("Seen vs unseen code-switching MER per system (lower is better)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
+        fig.savefig(tmp, dpi=120, format="png", bbox_inches="tight")
     plt.close(fig)
 
 

@@ -91,6 +91,28 @@ def test_fixed_language_and_translate_task(lively, data_copy, tmp_path, monkeypa
         ["<|startoftranscript|>", "<|de|>", "<|translate|>", "<|notimestamps|>"]))}
 
 
+@pytest.mark.parametrize("task_file, expected", [
+    (None, "<|transcribe|>"),              # no DATA/task: an ASR set
+    ("translate\n", "<|translate|>"),      # an X->en speech translation set
+    ("transcribe", "<|transcribe|>"),
+])
+def test_task_from_the_data_dir(lively, data_copy, tmp_path, monkeypatch, task_file, expected):
+    if task_file is not None:
+        (data_copy / "task").write_text(task_file)
+    seen = record_prompts(monkeypatch)
+    out = decode_data_dir(lively, data_copy, tmp_path / "out", cfg(language="de", task="data"), progress=False)
+    tok = Decoder(lively, cfg()).tokenizer.tokenizer
+    assert {tuple(p) for p in seen} == {tuple(tok.convert_tokens_to_ids(
+        ["<|startoftranscript|>", "<|de|>", expected, "<|notimestamps|>"]))}
+    assert expected.strip("<|>") in (out / "decode.yaml").read_text()
+
+
+def test_bad_task_file_is_named(lively, data_copy, tmp_path):
+    (data_copy / "task").write_text("summarise\n")
+    with pytest.raises(CsExtError, match=r"task: expected 'transcribe' or 'translate', got 'summarise'"):
+        decode_data_dir(lively, data_copy, tmp_path / "out", cfg(task="data"), progress=False)
+
+
 def test_language_none_uses_the_detected_token(lively, data_copy, tmp_path, monkeypatch):
     from espnet_cs_ext.decode import search
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import base_state, finetune, write_yaml
+from merge_helpers import base_state, finetune, write_yaml
 
 from espnet_cs_ext.bin.cs_merge import main
 from espnet_cs_ext.merge import METHODS, load_state_dict, save_state_dict

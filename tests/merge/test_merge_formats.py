@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from conftest import SMALL, base_state
+from merge_helpers import SMALL, base_state
 
 from espnet_cs_ext.merge import (Checkpoint, config_from_dict, from_canonical, load_state_dict,
                                  merge_checkpoints, save_state_dict, to_canonical)

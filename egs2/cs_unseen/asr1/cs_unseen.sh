@@ -92,33 +92,49 @@ for d in "${all_sets[@]}"; do
   fi
 done
 
+# Stages 2-4 collect the data dirs whose inputs changed and hand them all to one
+# process (one Python start-up per stage, not per dir), then mark each dir done.
+pending() {  # pending MARKER_NAME INPUT_FILE...: the dirs of all_sets not up to date
+  local name=$1 d f inputs; shift
+  for d in "${all_sets[@]}"; do
+    inputs=(); for f in "$@"; do inputs+=("${d}/${f}"); done
+    up_to_date "${d}/${name}" "${inputs[@]}" || echo "${d}"
+  done
+}
+mark_dirs() {  # mark_dirs MARKER_NAME "DIRS" INPUT_FILE...
+  local name=$1 dirs=$2 d f inputs; shift 2
+  for d in ${dirs}; do
+    inputs=(); for f in "$@"; do inputs+=("${d}/${f}"); done
+    mark_done "${d}/${name}" "${inputs[@]}"
+  done
+}
+
 if run_stage 2; then
   log "Stage 2: validate: ${datadir}/<set> (16 kHz mono, ids, transcripts; local/data.sh formatted them)"
-  for d in "${all_sets[@]}"; do
-    up_to_date "${d}/.stage2.done" "${d}/wav.scp" "${d}/text" && continue
-    cs-prepare validate "${d}"
-    mark_done "${d}/.stage2.done" "${d}/wav.scp" "${d}/text"
-  done
+  todo=$(pending .stage2.done wav.scp text)
+  if [ -n "${todo}" ]; then
+    python -m espnet_cs_ext.bin.recipe_tools validate ${todo}
+    mark_dirs .stage2.done "${todo}" wav.scp text
+  fi
 fi
 
 if run_stage 3 && [ "${use_feats}" = true ]; then
   log "Stage 3: Whisper log-mel features: <dir>/wav.scp -> <dir>/feats.scp (kaldiio)"
-  for d in "${all_sets[@]}"; do
-    up_to_date "${d}/.stage3.done" "${d}/wav.scp" && continue
-    ${train_cmd} "${expdir}/log/feats.$(basename "${d}").log" -- \
-      python -m espnet_cs_ext.bin.recipe_tools dump-feats "${d}"
-    mark_done "${d}/.stage3.done" "${d}/wav.scp"
-  done
+  todo=$(pending .stage3.done wav.scp)
+  if [ -n "${todo}" ]; then
+    ${train_cmd} "${expdir}/log/feats.log" -- python -m espnet_cs_ext.bin.recipe_tools dump-feats ${todo}
+    mark_dirs .stage3.done "${todo}" wav.scp
+  fi
 fi
 
 token_list=${datadir}/token_list/whisper_multilingual/tokens.txt
 if run_stage 4; then
   log "Stage 4: text: NFC, language prompts, token checks; pooled sets; ${token_list}"
-  for d in "${all_sets[@]}"; do
-    up_to_date "${d}/.stage4.done" "${d}/text.orig" "${d}/utt2lang" && continue
-    python -m espnet_cs_ext.bin.recipe_tools prepare-text "${d}"
-    mark_done "${d}/.stage4.done" "${d}/text.orig" "${d}/utt2lang"
-  done
+  todo=$(pending .stage4.done text.orig utt2lang)
+  if [ -n "${todo}" ]; then
+    python -m espnet_cs_ext.bin.recipe_tools prepare-text ${todo}
+    mark_dirs .stage4.done "${todo}" text.orig utt2lang
+  fi
   if [ "${pooled}" = true ] && ! up_to_date "${datadir}/train_all/.done" "${train_sets[@]}" "${dev_sets[@]}"; then
     cs-prepare combine "${datadir}/train_all" "${train_sets[@]}"
     cs-prepare combine "${datadir}/dev_all" "${dev_sets[@]}"
@@ -164,16 +180,19 @@ if run_stage 5; then
             --ngpu "${ngpu}" --input_size "${input_size}"
             --encoder_conf whisper_model="${whisper_model}" --decoder_conf whisper_model="${whisper_model}"
             $(data_args train "${tr}") $(data_args valid "${dv}"))
-    if ! up_to_date "${out}/stats/.done" "${inputs[@]}"; then
-      ${train_cmd} "${out}/stats.log" -- python -m "${entry}" "${common[@]}" \
-        --collect_stats true --output_dir "${out}/stats" \
+    # Shape statistics depend only on the data (Whisper configs use normalize: null), so
+    # every system trained on the same train/dev dirs shares one collect_stats run.
+    stats=${expdir}/stats/$(basename "${tr}")_$([ "${use_feats}" = true ] && echo feats || echo raw)
+    if ! up_to_date "${stats}/.done" "${tr}" "${dv}" "${use_feats}"; then
+      ${train_cmd} "${stats}/stats.log" -- python -m espnet_cs_ext.bin.asr_train "${common[@]}" \
+        --collect_stats true --output_dir "${stats}" \
         --train_shape_file "${tr}/text" --valid_shape_file "${dv}/text"
-      mark_done "${out}/stats/.done" "${inputs[@]}"
+      mark_done "${stats}/.done" "${tr}" "${dv}" "${use_feats}"
     fi
     ${train_cmd} "${out}/train.log" -- python -m "${entry}" "${common[@]}" "${extra[@]}" \
       --output_dir "${out}" --resume true \
-      --train_shape_file "${out}/stats/train/speech_shape" \
-      --valid_shape_file "${out}/stats/valid/speech_shape"
+      --train_shape_file "${stats}/train/speech_shape" \
+      --valid_shape_file "${stats}/valid/speech_shape"
     [ -f "${out}/latest.pth" ] || die "training of ${sys} left no ${out}/latest.pth; see ${out}/train.log"
     mark_done "${out}/.done" "${inputs[@]}"
   done
