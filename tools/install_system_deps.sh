@@ -3,9 +3,11 @@
 #   espeak-ng, sox          offline speech for tests; fallback TTS for every language
 #   libttspico-utils        Pico TTS (de, en)                       [Debian non-free]
 #   mbrola + voices         MBROLA hn1 (Korean), de2/de6 (German), us1 (English) [non-free]
+#   slurmctld slurmd slurm-client munge   a private single-node Slurm for the tests of the
+#                           slurm job backend (tools/slurm/start_local_slurm.sh; main archive)
 # Non-free voices are optional: the synthetic corpus falls back to espeak-ng without them.
 set -euo pipefail
-required=(espeak-ng sox)
+required=(espeak-ng sox slurmctld slurmd slurm-client munge)
 optional=(libttspico-utils mbrola mbrola-hn1 mbrola-de2 mbrola-de6 mbrola-us1)
 
 missing() { for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done; }

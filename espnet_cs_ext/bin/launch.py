@@ -1,84 +1,72 @@
-"""Run a (possibly array) job through the recipe's backend, Kaldi `run.pl` style.
+"""Run a (possibly array) job through the recipe's backend, Kaldi `run.pl`/`slurm.pl` style.
 
     python -m espnet_cs_ext.bin.launch [--max-parallel 2] JOB=1:4 exp/log/decode.JOB.log -- CMD ... JOB ...
     python -m espnet_cs_ext.bin.launch exp/log/train.log -- CMD ...
+    python -m espnet_cs_ext.bin.launch --backend slurm --gpu 1 --mem 16G --time 4:00:00 \\
+        [--skip-done] JOB=1:4 exp/log/decode.JOB.log -- CMD ... JOB ...
 
 Every occurrence of the array variable (`JOB`) in the log path and the command is
 replaced by the job index. Each job's stdout+stderr go to its log file, whose first
-line is the command and whose last line is `# exit <code>`. Jobs run in parallel up to
---max-parallel. The exit status is non-zero if any job failed, and the failed log
-files are named on stderr. This is the `local` backend; cmd.sh selects it.
+line is the command and whose last line is `# exit <code>`. At most --max-parallel
+jobs run at once (local default 1; slurm default: no limit, else `--array=...%N`).
+The exit status is non-zero if any job failed, and the failed log files are named on
+stderr with their exit codes. --skip-done runs only the tasks whose log does not
+already hold the same command ending in `# exit 0`, so rerunning a failed launch with
+it resubmits just the failed tasks. Backends (espnet_cs_ext/launch/): `local` runs
+child processes; `slurm` submits one sbatch array job and waits for it; resource
+options only apply to slurm, and $CS_SLURM_OPTS adds sbatch words. cmd.sh selects.
 """
 from __future__ import annotations
 
 import argparse
-import re
-import shlex
-import subprocess
 import sys
-import time
-from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
+from ..launch import JobSpec, SlurmOptions, failure_message, is_done, run_local, run_slurm
 from ..utils.errors import CsExtError, cli_main
 
-_ARRAY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+):(\d+)$")
+USAGE = "launch [--backend local|slurm] [--max-parallel N] [--skip-done] [VAR=a:b] LOG -- CMD ..."
 
 
-def _substitute(items: Sequence[str], var: Optional[str], index: int) -> List[str]:
-    if var is None:
-        return list(items)
-    return [re.sub(rf"\b{var}\b", str(index), x) for x in items]
+def get_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="launch", usage=USAGE)
+    ap.add_argument("--backend", choices=("local", "slurm"), default="local")
+    ap.add_argument("--max-parallel", type=int, default=None,
+                    help="jobs at once (local: default 1; slurm: default unlimited)")
+    ap.add_argument("--skip-done", action="store_true",
+                    help="skip tasks whose log holds this command and ends in '# exit 0'")
+    ap.add_argument("--gpu", type=int, default=0, help="slurm: GPUs per task (--gres=gpu:N)")
+    ap.add_argument("--mem", help="slurm: memory per task, e.g. 16G")
+    ap.add_argument("--time", help="slurm: time limit per task, e.g. 4:00:00")
+    ap.add_argument("--num-threads", type=int, help="slurm: CPUs per task (--cpus-per-task)")
+    ap.add_argument("--partition", help="slurm: partition")
+    ap.add_argument("spec", nargs="+", help="[VAR=a:b] LOG")
+    return ap
 
 
 def _main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--" not in argv:
-        raise CsExtError("usage: launch [--max-parallel N] [VAR=a:b] LOG -- CMD ...")
+        raise CsExtError("usage: " + USAGE)
     head, cmd = argv[: argv.index("--")], argv[argv.index("--") + 1:]
-    ap = argparse.ArgumentParser(prog="launch")
-    ap.add_argument("--max-parallel", type=int, default=1)
-    ap.add_argument("spec", nargs="+")
-    args = ap.parse_args(head)
-    var, lo, hi = None, 1, 1
-    if len(args.spec) == 2:
-        m = _ARRAY.match(args.spec[0])
-        if not m:
-            raise CsExtError(f"bad array spec '{args.spec[0]}' (expected e.g. JOB=1:4)")
-        var, lo, hi = m.group(1), int(m.group(2)), int(m.group(3))
-    log_template = args.spec[-1]
-    if not cmd:
-        raise CsExtError("no command after --")
-
-    pending = list(range(lo, hi + 1))
-    running: List[tuple] = []
-    failed: List[str] = []
-    while pending or running:
-        while pending and len(running) < max(1, args.max_parallel):
-            i = pending.pop(0)
-            log = Path(_substitute([log_template], var, i)[0])
-            log.parent.mkdir(parents=True, exist_ok=True)
-            job_cmd = _substitute(cmd, var, i)
-            fh = open(log, "w")
-            fh.write("# " + shlex.join(job_cmd) + "\n")
-            fh.flush()
-            proc = subprocess.Popen(job_cmd, stdout=fh, stderr=subprocess.STDOUT)
-            running.append((proc, fh, log))
-        still = []
-        for proc, fh, log in running:
-            rc = proc.poll()
-            if rc is None:
-                still.append((proc, fh, log))
-                continue
-            fh.write(f"# exit {rc}\n")
-            fh.close()
-            if rc != 0:
-                failed.append(str(log))
-        running = still
-        if running:
-            time.sleep(0.2)
+    args = get_parser().parse_args(head)
+    spec = JobSpec.parse(args.spec, cmd)
+    indices = spec.indices
+    if args.skip_done:
+        indices = [i for i in indices if not is_done(spec, i)]
+        if len(indices) < len(spec.indices):
+            print(f"launch: --skip-done: {len(spec.indices) - len(indices)} of {len(spec.indices)} task(s) "
+                  f"already finished ({spec.log_template})", file=sys.stderr)
+        if not indices:
+            return 0
+    if args.backend == "local":
+        failed = run_local(spec, indices, args.max_parallel or 1)
+    else:
+        opts = SlurmOptions.from_env(max_parallel=args.max_parallel, gpus=args.gpu, mem=args.mem,
+                                     time=args.time, cpus=args.num_threads, partition=args.partition)
+        failed = run_slurm(spec, indices, opts)
     if failed:
-        raise CsExtError(f"{len(failed)} job(s) failed; see " + ", ".join(failed))
+        raise CsExtError(failure_message(failed))
     return 0
 
 

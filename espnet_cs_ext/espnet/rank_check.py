@@ -13,6 +13,7 @@ A mismatch raises RuntimeError naming the ranks. Single-process runs are untouch
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from typing import Mapping
 
@@ -48,9 +49,10 @@ def check_ranks_agree(model) -> str:
     if odd:
         raise RuntimeError(f"DDP ranks diverged: ranks {odd} hold other parameters than rank 0 "
                            f"({', '.join(f'{r}:{d[:12]}' for r, d in enumerate(digests))})")
-    # print, not logging: ESPnet sets ranks other than 0 to log level ERROR
-    print(f"rank_check: rank {rank}/{world} state_dict sha256 {digest} (all {world} ranks agree)",
-          file=sys.stderr, flush=True)
+    # not logging: ESPnet sets ranks other than 0 to level ERROR. One os.write per line,
+    # so lines of ranks sharing a stderr pipe do not interleave.
+    sys.stderr.flush()
+    os.write(2, f"rank_check: rank {rank}/{world} state_dict sha256 {digest} (all {world} ranks agree)\n".encode())
     return digest
 
 

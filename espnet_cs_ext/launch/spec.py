@@ -1,0 +1,115 @@
+"""What one `launch` call asks for, shared by every backend: the array, the log layout.
+
+A job spec is Kaldi's `JOB=1:N LOG -- CMD`: every whole-word occurrence of the array
+variable in LOG and CMD becomes the task index. Each task's log starts with
+`# <command>` and ends with `# exit <code>` (negative: killed by that signal). That
+last line is what `--skip-done` reads: a task whose log holds the same command and
+ends in `# exit 0` finished and is not run again.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from ..utils.errors import CsExtError
+
+_ARRAY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+):(\d+)$")
+_EXIT = re.compile(r"^# exit (-?\d+)$")
+
+
+def substitute(items: Sequence[str], var: Optional[str], index: int) -> List[str]:
+    if var is None:
+        return list(items)
+    return [re.sub(rf"\b{re.escape(var)}\b", str(index), x) for x in items]
+
+
+def header(cmd: Sequence[str]) -> str:
+    """First line of a task log: the command as a shell would read it."""
+    return "# " + shlex.join(cmd) + "\n"
+
+
+def exit_line(rc: int) -> str:
+    return f"# exit {rc}\n"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    var: Optional[str]  # None: a single job, no array variable
+    lo: int
+    hi: int
+    log_template: str
+    cmd: Tuple[str, ...]
+
+    @classmethod
+    def parse(cls, spec: Sequence[str], cmd: Sequence[str]) -> "JobSpec":
+        """From the CLI's positional part (`[VAR=a:b] LOG`) and the words after `--`."""
+        if not cmd:
+            raise CsExtError("no command after --")
+        if len(spec) not in (1, 2):
+            raise CsExtError(f"expected [VAR=a:b] LOG before --, got {' '.join(spec)!r}")
+        var, lo, hi = None, 1, 1
+        if len(spec) == 2:
+            m = _ARRAY.match(spec[0])
+            if not m:
+                raise CsExtError(f"bad array spec '{spec[0]}' (expected e.g. JOB=1:4)")
+            var, lo, hi = m.group(1), int(m.group(2)), int(m.group(3))
+            if hi < lo:
+                raise CsExtError(f"empty array '{spec[0]}': {hi} < {lo}")
+        return cls(var, lo, hi, spec[-1], tuple(cmd))
+
+    @property
+    def indices(self) -> List[int]:
+        return list(range(self.lo, self.hi + 1))
+
+    def log(self, index: int) -> Path:
+        return Path(substitute([self.log_template], self.var, index)[0])
+
+    def command(self, index: int) -> List[str]:
+        return substitute(self.cmd, self.var, index)
+
+    def log_dir(self) -> Path:
+        """The folder holding the task logs (the first task's, if the folder varies)."""
+        return self.log(self.lo).parent
+
+    def name(self) -> str:
+        """A short job name from the log file name: exp/log/decode.JOB.log -> decode."""
+        stem = Path(self.log_template).name
+        stem = substitute([stem], self.var, 0)[0] if self.var else stem
+        stem = re.sub(r"(\.0)?\.log$", "", stem)
+        return re.sub(r"[^A-Za-z0-9_.-]", "_", stem) or "job"
+
+
+def read_exit(log: Path) -> Tuple[Optional[str], Optional[int]]:
+    """(first line, exit code from the last line) of a task log; None where absent."""
+    try:
+        with open(log, "rb") as f:
+            first = f.readline().decode("utf-8", "replace")
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 4096))
+            tail = f.read().decode("utf-8", "replace").splitlines()
+    except FileNotFoundError:
+        return None, None
+    last = tail[-1] if tail else ""
+    m = _EXIT.match(last.strip())
+    return first, (int(m.group(1)) if m else None)
+
+
+def is_done(spec: JobSpec, index: int) -> bool:
+    """The task ran this very command before and exited 0."""
+    first, rc = read_exit(spec.log(index))
+    return rc == 0 and first == header(spec.command(index))
+
+
+def describe_exit(rc: int) -> str:
+    return f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
+
+
+def failure_message(failed: Sequence[Tuple[Path, str]]) -> str:
+    """One line naming every failed log and why, e.g. `a.2.log (exit 3)`."""
+    items = ", ".join(f"{log} ({why})" for log, why in failed)
+    return (f"{len(failed)} job(s) failed; see {items}; "
+            "rerun with --skip-done to run only the failed ones")

@@ -1,0 +1,218 @@
+"""`espnet_cs_ext.bin.launch`: local and slurm backends, the log layout, failures, --skip-done.
+
+The slurm tests submit to a real private Slurm (conftest.slurm_cluster): real job ids,
+array throttling, scancel. A task's behaviour is driven by marker files so a rerun can
+succeed where the first run failed, and `ran.txt` records which tasks actually ran.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from espnet_cs_ext.launch.slurm import SlurmOptions, array_ranges, sbatch_args
+from espnet_cs_ext.launch.spec import JobSpec, read_exit
+from espnet_cs_ext.utils.errors import CsExtError
+
+# Task J appends "J" to ran.txt, prints a line, and exits 3 unless ok.J exists.
+TASK = ["bash", "-c", "echo JOB >> ran.txt; echo output of task JOB; test -e ok.JOB || exit 3"]
+
+
+def lines(path: Path) -> list:
+    return path.read_text().splitlines()
+
+
+# ---------------------------------------------------------------- pure parts
+
+@pytest.mark.parametrize("indices, expected", [
+    ([1], "1"),
+    ([1, 2, 3, 4], "1-4"),
+    ([2], "2"),
+    ([1, 2, 3, 5, 7, 8], "1-3,5,7-8"),
+    ([8, 7, 1, 1], "1,7-8"),
+])
+def test_array_ranges(indices, expected):
+    assert array_ranges(indices) == expected
+
+
+@pytest.mark.parametrize("opts, expected", [
+    (SlurmOptions(), []),
+    (SlurmOptions(max_parallel=2), []),  # only changes --array
+    (SlurmOptions(gpus=1, mem="16G", time="4:00:00"), ["--gres=gpu:1", "--mem=16G", "--time=4:00:00"]),
+    (SlurmOptions(cpus=4, partition="gpu"), ["--cpus-per-task=4", "--partition=gpu"]),
+    (SlurmOptions(mem="4G", extra=["--account=cs", "--mem=8G"]), ["--mem=4G", "--account=cs", "--mem=8G"]),
+])
+def test_sbatch_args(opts, expected, tmp_path):
+    args = sbatch_args("decode", [1, 2, 3], tmp_path, opts, tmp_path / "decode.sh")
+    fixed = ["sbatch", "--parsable", "--job-name=cs-decode",
+             "--array=1-3" + (f"%{opts.max_parallel}" if opts.max_parallel else ""),
+             f"--output={tmp_path}/decode.%A_%a.out", f"--chdir={os.getcwd()}", "--export=ALL"]
+    assert args == fixed + expected + [str(tmp_path / "decode.sh")]
+
+
+def test_slurm_options_from_env(monkeypatch):
+    monkeypatch.setenv("CS_SLURM_OPTS", "--account=cs '--comment=two words'")
+    monkeypatch.setenv("CS_SLURM_GPU_OPTS", "--partition=gpu")
+    monkeypatch.setenv("CS_SLURM_POLL", "0.5")
+    opts = SlurmOptions.from_env(gpus=2)
+    assert (opts.extra, opts.poll_s, opts.gpus) == (["--account=cs", "--comment=two words", "--partition=gpu"], 0.5, 2)
+    assert SlurmOptions.from_env().extra == ["--account=cs", "--comment=two words"]  # no GPU: no GPU options
+    monkeypatch.setenv("CS_SLURM_POLL", "soon")
+    with pytest.raises(CsExtError, match="CS_SLURM_POLL='soon'"):
+        SlurmOptions.from_env()
+
+
+@pytest.mark.parametrize("spec, cmd, message", [
+    (["JOB=3:1", "x.log"], ["true"], "empty array 'JOB=3:1'"),
+    (["JOB=a:b", "x.log"], ["true"], "bad array spec 'JOB=a:b'"),
+    (["x.log"], [], "no command after --"),
+    (["JOB=1:2", "y", "x.log"], ["true"], "expected [VAR=a:b] LOG"),
+])
+def test_bad_specs(spec, cmd, message):
+    with pytest.raises(CsExtError, match=re.escape(message)):
+        JobSpec.parse(spec, cmd)
+
+
+def test_spec_names_and_substitution():
+    spec = JobSpec.parse(["JOB=1:3", "exp/decode/m/log/decode.JOB.log"], ["decode", "--job", "JOB", "JOBS", "x.JOB"])
+    assert spec.command(2) == ["decode", "--job", "2", "JOBS", "x.2"]  # whole words only
+    assert (str(spec.log(3)), spec.name(), str(spec.log_dir())) == (
+        "exp/decode/m/log/decode.3.log", "decode", "exp/decode/m/log")
+    assert JobSpec.parse(["exp/train.log"], ["t"]).name() == "train"
+
+
+# ---------------------------------------------------------------- local backend
+
+def test_local_layout_failure_and_skip_done(tmp_path, launch):
+    (tmp_path / "ok.1").touch()
+    (tmp_path / "ok.3").touch()
+    proc = launch("--max-parallel", 2, "JOB=1:3", "log/t.JOB.log", "--", *TASK, cwd=tmp_path, check=2)
+    err = proc.stderr.strip().splitlines()[-1]
+    assert err.startswith("launch: error: 1 job(s) failed; see log/t.2.log (exit 3)"), err
+    for j, rc in ((1, 0), (2, 3), (3, 0)):
+        log = lines(tmp_path / f"log/t.{j}.log")
+        assert log[0] == "# " + shlex.join([t.replace("JOB", str(j)) for t in TASK])
+        assert log[1:] == [f"output of task {j}", f"# exit {rc}"]
+    assert sorted(lines(tmp_path / "ran.txt")) == ["1", "2", "3"]
+    (tmp_path / "ok.2").touch()
+    proc = launch("--skip-done", "JOB=1:3", "log/t.JOB.log", "--", *TASK, cwd=tmp_path, check=0)
+    assert "2 of 3 task(s) already finished" in proc.stderr
+    assert lines(tmp_path / "ran.txt")[3:] == ["2"]
+    assert read_exit(tmp_path / "log/t.2.log")[1] == 0
+    # a changed command is not "done": everything runs again
+    launch("--skip-done", "JOB=1:3", "log/t.JOB.log", "--", *TASK, "extra", cwd=tmp_path, check=0)
+    assert sorted(lines(tmp_path / "ran.txt")[4:]) == ["1", "2", "3"]
+
+
+def test_slurm_backend_without_sbatch_names_the_package(tmp_path):
+    env = dict(os.environ, PATH=str(tmp_path))  # no sbatch on PATH
+    proc = subprocess.run([sys.executable, "-m", "espnet_cs_ext.bin.launch", "--backend", "slurm",
+                           "log/x.log", "--", "true"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "'sbatch' not found" in proc.stderr and "apt-get install slurm-client" in proc.stderr
+
+
+# ---------------------------------------------------------------- slurm backend
+
+def _job_id(stderr: str) -> int:
+    m = re.search(r"Slurm job (\d+), array (\S+)", stderr)
+    assert m, stderr
+    return int(m.group(1))
+
+
+def test_slurm_array_failure_and_resubmit_only_failed(slurm_cluster, tmp_path, launch):
+    (tmp_path / "ok.1").touch()
+    (tmp_path / "ok.3").touch()
+    proc = launch("--backend", "slurm", "--max-parallel", 2, "JOB=1:3", "log/t.JOB.log", "--", *TASK,
+                  cwd=tmp_path, check=2)
+    job = _job_id(proc.stderr)
+    assert "array 1-3 ->" in proc.stderr
+    err = proc.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(rf"launch: error: 1 job\(s\) failed; see log/t\.2\.log \(exit 3, Slurm {job}_2 FAILED\); "
+                        r"rerun with --skip-done to run only the failed ones", err), err
+    for j, rc in ((1, 0), (2, 3), (3, 0)):
+        log = lines(tmp_path / f"log/t.{j}.log")
+        assert log[0].startswith("# bash -c ") and f"echo {j} >> ran.txt" in log[0]
+        assert log[1] == f"# slurm job {job}_{j} on {os.uname().nodename.split('.')[0]}"
+        assert log[2:] == [f"output of task {j}", f"# exit {rc}"]
+    # Slurm itself saw the same outcome
+    show = subprocess.run(["scontrol", "-o", "show", "job", str(job)], capture_output=True, text=True).stdout
+    states = dict(re.findall(r"ArrayTaskId=(\d+) .*?JobState=(\S+)", show))
+    assert states == {"1": "COMPLETED", "2": "FAILED", "3": "COMPLETED"}, show
+    assert (tmp_path / "log/q/t.jobid").read_text().strip() == str(job)
+    assert sorted(lines(tmp_path / "ran.txt")) == ["1", "2", "3"]
+
+    (tmp_path / "ok.2").touch()
+    proc = launch("--backend", "slurm", "--skip-done", "JOB=1:3", "log/t.JOB.log", "--", *TASK,
+                  cwd=tmp_path, check=0)
+    again = _job_id(proc.stderr)
+    assert again > job and f"Slurm job {again}, array 2 ->" in proc.stderr
+    assert lines(tmp_path / "ran.txt")[3:] == ["2"]  # only the failed task ran
+    assert lines(tmp_path / "log/t.2.log")[1].startswith(f"# slurm job {again}_2 ")
+    assert lines(tmp_path / "log/t.1.log")[1].startswith(f"# slurm job {job}_1 ")  # untouched
+    # all done: nothing is submitted
+    proc = launch("--backend", "slurm", "--skip-done", "JOB=1:3", "log/t.JOB.log", "--", *TASK,
+                  cwd=tmp_path, check=0)
+    assert "3 of 3 task(s) already finished" in proc.stderr and "Slurm job" not in proc.stderr
+
+
+def test_slurm_single_job_and_resources(slurm_cluster, tmp_path, launch):
+    proc = launch("--backend", "slurm", "--mem", "100M", "--time", "5", "--num-threads", "1",
+                  "exp/one.log", "--", "bash", "-c", "echo cpus=$SLURM_CPUS_PER_TASK mem=$SLURM_MEM_PER_NODE",
+                  cwd=tmp_path, check=0)
+    job = _job_id(proc.stderr)
+    assert lines(tmp_path / "exp/one.log")[1:] == [f"# slurm job {job}_1 on {os.uname().nodename.split('.')[0]}",
+                                                   "cpus=1 mem=100", "# exit 0"]
+    show = subprocess.run(["scontrol", "-o", "show", "job", str(job)], capture_output=True, text=True).stdout
+    assert "TimeLimit=00:05:00" in show and "JobName=cs-one" in show, show
+
+
+def test_slurm_scancel_is_reported_and_a_second_copy_refused(slurm_cluster, tmp_path, launch):
+    cmd = ["bash", "-c", "echo started JOB; sleep 60"]
+    first = subprocess.Popen([sys.executable, "-m", "espnet_cs_ext.bin.launch", "--backend", "slurm",
+                              "JOB=1:2", "log/s.JOB.log", "--", *cmd],
+                             cwd=tmp_path, env=dict(os.environ), stderr=subprocess.PIPE, text=True)
+    try:
+        logs = [tmp_path / f"log/s.{j}.log" for j in (1, 2)]
+        deadline = time.time() + 60
+        while not all(p.exists() and len(lines(p)) >= 3 for p in logs):
+            assert time.time() < deadline and first.poll() is None, "tasks did not start"
+            time.sleep(0.2)
+        job = (tmp_path / "log/q/s.jobid").read_text().strip()
+        proc = launch("--backend", "slurm", "JOB=1:2", "log/s.JOB.log", "--", *cmd, cwd=tmp_path, check=2)
+        assert f"Slurm job {job} over log/s.JOB.log is still queued or running" in proc.stderr
+        subprocess.run(["scancel", f"{job}_2"], check=True)
+        time.sleep(1.0)
+        subprocess.run(["scancel", f"{job}_1"], check=True)
+        _, err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 2, err
+    for j in (1, 2):
+        assert lines(tmp_path / f"log/s.{j}.log")[-1] == "# exit -15"
+        assert f"log/s.{j}.log (killed by signal 15, Slurm {job}_{j} CANCELLED)" in err, err
+
+
+def test_recipe_cmd_sh_selects_slurm(slurm_cluster, tmp_path):
+    """egs2/cs_unseen/asr1/cmd.sh with CS_BACKEND=slurm: decode_cmd runs an array on the cluster."""
+    recipe = Path(__file__).resolve().parents[2] / "egs2" / "cs_unseen" / "asr1"
+    env = dict(os.environ, CS_BACKEND="slurm", CS_SLURM_MEM="100M", CS_MAX_PARALLEL="1",
+               PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    script = (f". {recipe}/cmd.sh && ${{decode_cmd}} JOB=1:2 log/x.JOB.log -- bash -c 'echo task JOB' "
+              "&& ${train_cmd} log/t.log -- echo trained")
+    proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"Slurm job \d+, array 1-2 -> log/x.JOB.log", proc.stderr), proc.stderr
+    assert [lines(tmp_path / f"log/x.{j}.log")[2:] for j in (1, 2)] == [["task 1", "# exit 0"], ["task 2", "# exit 0"]]
+    assert lines(tmp_path / "log/t.log")[2:] == ["trained", "# exit 0"]
+    job = _job_id(proc.stderr)
+    show = subprocess.run(["scontrol", "-o", "show", "job", str(job)], capture_output=True, text=True).stdout
+    assert "ArrayTaskThrottle=1" in show, show
+    assert "MinMemoryNode=100M" in show, show
