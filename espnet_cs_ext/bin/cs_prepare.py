@@ -6,6 +6,9 @@
     cs-prepare validate data/train_ko-en [--out dump/train_ko-en] [--drop-bad]
     cs-prepare combine data/train_seen data/train_ko-en data/train_ja-en data/train_de-en
     cs-prepare pair-sets data        # name the best source per split+pair <split>_<pair>
+    cs-prepare covost2 CV_DIR --src-langs de --out data/covost2 [--tasks st,asr] [--drop-bad]
+    cs-prepare synthetic-st --langs de,ja,ko --utts-per-lang 200 --out data/synthetic_st
+    cs-prepare synthetic-mono --langs en,de,ja,ko --utts-per-lang 200 --out data/synthetic_st
     cs-prepare <corpus> CORPUS_DIR --out data [corpus options]
         corpus: aihub_koen jecs unicom csfleurs koja kode hike
         (koja/hike/csfleurs also take a Hugging Face id, e.g. hf://thetaone-ai/HiKE)
@@ -79,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("out")
     m.add_argument("dirs", nargs="+")
 
+    add_st_parsers(sub)
     from espnet_cs_ext.data import CORPORA
     for name, pair in CORPORA.items():
         c = sub.add_parser(name, help=f"prepare {name} ({pair})")
@@ -93,8 +97,65 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def add_st_parsers(sub) -> None:
+    """Speech translation (X->en) and monolingual sets: CoVoST 2 and the synthetic ones."""
+    c = sub.add_parser("covost2", help="CoVoST 2 X->en ST data dirs from Common Voice clips + CoVoST tsvs")
+    c.add_argument("cv_dir", help="Common Voice dir holding clips/ (or <src>/clips/); layout: espnet_cs_ext/data/covost2.py")
+    c.add_argument("--src-langs", required=True, help="source languages, e.g. de,ca,es (X->en)")
+    c.add_argument("--tsv-dir", default=None, help="dir of covost_v2.<src>_en.<split>.tsv (default: CV_DIR)")
+    c.add_argument("--splits", default="train,dev,test")
+    c.add_argument("--tasks", default="st", help="st (-> <split>_st_<src>-en) and/or asr (-> <split>_mono_<src>)")
+    c.add_argument("--max-utts", type=int, default=None, help="seeded random subset of N rows per language and split")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--audio", default="convert", choices=["convert", "pipe"],
+                   help="convert: 16 kHz wav files under OUT/audio (resumable); pipe: sox pipes in wav.scp")
+    c.add_argument("--drop-bad", action="store_true",
+                   help="drop rows with missing audio / empty text (reported by id) instead of stopping")
+    c.add_argument("--nj", type=int, default=1, help="parallel audio conversion processes")
+    c.add_argument("--no-progress", action="store_true")
+    c.add_argument("--out", required=True)
+    for name, what in (("synthetic-st", "ST sets <split>_st_<lang>-en (speech in <lang>, English text)"),
+                       ("synthetic-mono", "monolingual ASR sets <split>_mono_<lang> (forgetting check)")):
+        s = sub.add_parser(name, help=f"synthesise {what}")
+        s.add_argument("--langs", required=True, help="languages, e.g. de,ja,ko" + ("" if "st" in name else ",en"))
+        s.add_argument("--utts-per-lang", type=int, default=200, help="utterances per language (all splits together)")
+        s.add_argument("--split", default="0.8,0.1,0.1", help="train,dev,test fractions")
+        s.add_argument("--splits", default="train,dev,test" if name == "synthetic-st" else "test",
+                       help="which splits to write (default: %(default)s)")
+        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--nj", type=int, default=1)
+        s.add_argument("--tts", default=None, help="force backends, e.g. de=espeak-ng")
+        s.add_argument("--no-progress", action="store_true")
+        s.add_argument("--out", required=True, help="output dir (data dirs + audio/mono_<lang>/)")
+
+
+def run_st(args) -> int:
+    if args.cmd == "covost2":
+        from espnet_cs_ext.data.covost2 import prepare_covost2
+        dirs = prepare_covost2(args.cv_dir, args.out, _csv(args.src_langs), tsv_dir=args.tsv_dir,
+                               splits=_csv(args.splits), tasks=_csv(args.tasks), max_utts=args.max_utts,
+                               seed=args.seed, audio=args.audio, drop_bad=args.drop_bad, nj=args.nj,
+                               progress=not args.no_progress)
+        from pathlib import Path
+        report = Path(args.out) / "covost2_report.txt"
+        if report.exists():  # only left when rows were dropped (--drop-bad)
+            from espnet_cs_ext.data.covost2 import read_report
+            print(f"dropped (--drop-bad): {read_report(report)}; full list: {report}")
+    else:
+        from espnet_cs_ext.data.synthetic.monolingual import prepare_synthetic_monolingual
+        dirs = prepare_synthetic_monolingual(
+            args.out, _csv(args.langs), task="st" if args.cmd == "synthetic-st" else "asr",
+            utts_per_lang=args.utts_per_lang, split=_csv(args.split), splits=_csv(args.splits),
+            seed=args.seed, nj=args.nj, tts_backend=_tts_prefs(args.tts), progress=not args.no_progress)
+    for name, d in sorted(dirs.items()):
+        print(f"{name}: {d}")
+    return 0
+
+
 def run(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.cmd in ("covost2", "synthetic-st", "synthetic-mono"):
+        return run_st(args)
     if args.cmd == "synthetic":
         from espnet_cs_ext.data.synthetic import prepare_synthetic
         dirs = prepare_synthetic(args.out, pairs=_csv(args.pairs), utts_per_pair=args.utts_per_pair,

@@ -2,9 +2,11 @@
 
     cs-score --ref data/test/text --hyp exp/asr/decode_test/text --out exp/asr/decode_test/score_mer \\
              [--preset default|hike|hike_script|none]
+    cs-score --metric bleu --ref data/test_st_de-en/text --hyp .../text --out DIR [--tokenize 13a]
     python -m espnet_cs_ext.bin.cs_score ...   # the same
 
-Writes OUT/result.txt, OUT/result.json, OUT/per_utt.tsv (see espnet_cs_ext.scoring).
+Writes OUT/result.txt, OUT/result.json, OUT/per_utt.tsv (see espnet_cs_ext.scoring;
+for --metric bleu, espnet_cs_ext.scoring.bleu: sacreBLEU corpus BLEU + chrF).
 Bad input exits with status 2 and one line naming the file and line; nothing is written.
 """
 from __future__ import annotations
@@ -28,6 +30,10 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="default", choices=sorted(PRESETS),
                    help="normalisation/tokenisation/headline preset (default: %(default)s)")
     p.add_argument("--list-presets", action="store_true", help="describe every preset and exit")
+    p.add_argument("--metric", default="mer", choices=["mer", "bleu"],
+                   help="mer: Mixed Error Rate (ASR); bleu: sacreBLEU BLEU + chrF (speech translation)")
+    p.add_argument("--tokenize", default=None,
+                   help="sacreBLEU tokeniser for --metric bleu (default 13a: English targets)")
     return p
 
 
@@ -41,11 +47,26 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     missing = [f"--{k}" for k in ("ref", "hyp", "out") if getattr(args, k) is None]
     if missing:
         raise CsExtError(f"missing required option(s): {' '.join(missing)}")
+    if args.metric == "bleu":
+        return _bleu(args)
+    if args.tokenize is not None:
+        raise CsExtError("--tokenize applies to --metric bleu only")
     res = score_files(args.ref, args.hyp, args.out, preset=args.preset)
     mer = res["mer"]
     print(f"{PROG}: {args.hyp} vs {args.ref} -> {args.out}: MER ({res['mer_is']}, preset {args.preset}) = "
           + ("n/a" if mer is None else f"{100 * mer:.2f} %")
           + f" over {res['num_utts']} utterances, {res['num_ref_tokens']} reference tokens")
+    return 0
+
+
+def _bleu(args) -> int:
+    from ..scoring.bleu import DEFAULT_TOKENIZE, score_bleu_files
+    if args.preset != "default":
+        raise CsExtError("--preset applies to --metric mer only (BLEU uses sacreBLEU's settings, see --tokenize)")
+    res = score_bleu_files(args.ref, args.hyp, args.out, tokenize=args.tokenize or DEFAULT_TOKENIZE)
+    print(f"{PROG}: {args.hyp} vs {args.ref} -> {args.out}: BLEU = {res['bleu']:.2f}, chrF = {res['chrf']:.2f}"
+          f" over {res['n']} utterances ({res['missing_hyps']['count']} missing hypotheses)")
+    print(f"{PROG}: signature {res['signature']['bleu']}")
     return 0
 
 

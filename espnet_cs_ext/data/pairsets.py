@@ -48,6 +48,8 @@ def make_pair_sets(datadir: str | os.PathLike) -> Dict[str, str]:
             info = json.loads((d / "info.json").read_text(encoding="utf-8"))
         if "alias_of" in info or "combined_from" in info:
             continue
+        if (d / "task").exists():  # ST / monolingual sets (data.covost2, synthetic.monolingual): named already
+            continue
         split, corpus = _source_of(d)
         if split not in RANK:
             continue

@@ -318,9 +318,12 @@ def format_data_dir(src: str | os.PathLike, dst: Optional[str | os.PathLike] = N
         write_inverse(out / "category2utt", _read(out / "utt2category"))
     if not (Path(src) / "utt2dur").exists():
         write_table(out / "utt2dur", {u: f"{st['durs'][u]:.3f}" for u in kept if u in st["durs"]})
-    for name in ("info.json",):
+    for name in ("info.json", "task"):  # task: transcribe|translate for the whole dir (ST sets)
         if (src / name).exists():
             (out / name).write_bytes((src / name).read_bytes())
+    if (src / "text.src").exists():  # ST sets: the source-language transcript beside the translation
+        tab = _read_raw_table(src / "text.src", Report(str(src)))
+        write_table(out / "text.src", {u: v for u, v in tab.items() if u in kept and v is not None})
     if (src / "cs_segments.jsonl").exists():
         with open(src / "cs_segments.jsonl", encoding="utf-8") as f, atomic_open(out / "cs_segments.jsonl") as g:
             for line in f:
