@@ -21,6 +21,9 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--datadir", required=True)
     ap.add_argument("--train_pairs", required=True)
     ap.add_argument("--test_pairs", required=True)
+    ap.add_argument("--st_pairs", default="", help="ST pairs: BLEU table from test_st_<pair>")
+    ap.add_argument("--mono_langs", default="", help="monolingual test sets: MER columns from test_mono_<lang>")
+    ap.add_argument("--extra", nargs="*", default=[], help="markdown files appended to the report")
     ap.add_argument("--models", required=True, help="file with one system name per line")
     ap.add_argument("--whisper_model", default="")
     ap.add_argument("--out", required=True)
@@ -29,7 +32,9 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
 
     systems = [line.split()[0] for line in Path(args.models).read_text().splitlines() if line.strip()]
     out = write_report(args.expdir, args.datadir, systems, args.train_pairs.split(),
-                       args.test_pairs.split(), args.out, args.whisper_model)
+                       args.test_pairs.split(), args.out, args.whisper_model,
+                       st_pairs=args.st_pairs.split(), mono_langs=args.mono_langs.split(),
+                       extra_sections=[Path(x).read_text(encoding="utf-8") for x in args.extra])
     print(out)
     return 0
 

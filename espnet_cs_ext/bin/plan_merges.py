@@ -19,11 +19,13 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--expdir", required=True)
     ap.add_argument("--base", required=True, help="pretrained Whisper spec (resolver)")
     ap.add_argument("--train_pairs", required=True)
+    ap.add_argument("--systems", default="", help="stage-5 systems of this run (for `systems:` merges)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     from ..recipe.merges import plan_merges
 
-    written = plan_merges(args.config, args.expdir, args.base, args.train_pairs.split(), args.out)
+    written = plan_merges(args.config, args.expdir, args.base, args.train_pairs.split(), args.out,
+                          systems=args.systems.split())
     print(f"{len(written)} merges planned -> {args.out}/systems.txt")
     return 0
 

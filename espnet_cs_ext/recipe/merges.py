@@ -10,6 +10,11 @@ Recipe merge list (e.g. egs2/cs_unseen/asr1/conf/demo/merge.yaml):
       - {name: lors_all, method: lors, subset: all,
          parameters: {lambda: 0.15}, model_parameters: {svp_ratio: 0.03, mp_ratio: 0.3}}
 
+      - {name: lors_de-en+st_de-en, method: lors, systems: [ft_de-en, st_de-en]}
+                                      # any stage-5 systems by name (here ASR + ST of one
+                                      # language: the LoRS paper's multi-task merge); skipped
+                                      # with a notice when this run does not train them
+
 System names carry what produced them: `<method>_<pair>+<pair>[+...]`.
 The base model is the pretrained spec resolved to a checkpoint file; fine-tuned
 models are `<expdir>/asr_ft_<pair>/latest.pth`. Output: `<out>/<name>/merge.yaml`
@@ -38,13 +43,13 @@ def _subsets(kind: str, pairs: Sequence[str]) -> List[Tuple[str, ...]]:
     raise CsExtError(f"merge list: unknown subset '{kind}' (expected one of {SUBSETS})")
 
 
-def _entry(name, method, subset, spec, base, expdir) -> Tuple[str, dict]:
+def _entry(name, method, subset, spec, base, expdir, prefix: str = "ft_") -> Tuple[str, dict]:
     model_params = dict(spec.get("model_parameters") or {})
     if model_params.get("weight") == "auto":
         model_params["weight"] = 1.0 / len(subset)
     models = []
     for pair in subset:
-        path = Path(expdir) / f"asr_ft_{pair}" / "latest.pth"
+        path = Path(expdir) / f"asr_{prefix}{pair}" / "latest.pth"
         models.append({"model": str(path), "parameters": dict(model_params)})
     config = {"merge_method": method, "base_model": base, "models": models,
               "parameters": dict(spec.get("parameters") or {}), "output_format": "whisper",
@@ -55,7 +60,9 @@ def _entry(name, method, subset, spec, base, expdir) -> Tuple[str, dict]:
 
 
 def plan_merges(config_path: str | os.PathLike, expdir: str, base: str,
-                train_pairs: Sequence[str], out: str | os.PathLike) -> List[Tuple[str, Path]]:
+                train_pairs: Sequence[str], out: str | os.PathLike,
+                systems: Sequence[str] = ()) -> List[Tuple[str, Path]]:
+    """`systems`: the stage-5 systems of this run, for `extra` entries that name `systems:`."""
     from ..whisper import resolve_checkpoint
 
     try:
@@ -73,6 +80,15 @@ def plan_merges(config_path: str | os.PathLike, expdir: str, base: str,
     for spec in plan.get("extra", []) or []:
         if "name" not in spec or "method" not in spec:
             raise CsExtError(f"{config_path}: every 'extra' entry needs 'name' and 'method'")
+        if spec.get("systems"):
+            wanted = list(spec["systems"])
+            missing = [x for x in wanted if x not in systems]
+            if missing:
+                print(f"plan_merges: {spec['name']} skipped: needs {', '.join(missing)}, not trained in this run")
+                continue
+            name, cfg = _entry(spec["name"], spec["method"], tuple(wanted), spec, base_path, expdir, prefix="")
+            merges[name] = cfg
+            continue
         kind = spec.get("subset", "all")
         subset = tuple(train_pairs) if kind == "all" else tuple(kind.split("+"))
         unknown = [p for p in subset if p not in train_pairs]

@@ -32,6 +32,12 @@ def display_name(system: str) -> str:
         return "FT all seen pairs (ERM)"
     if system.startswith("ft_"):
         return f"FT {system[3:]}"
+    if system.startswith("st_"):
+        return f"FT ST {system[3:]}"
+    if system == "asyncswitch":
+        return "AsyncSwitch (r=0.4)"
+    if system.startswith("asyncswitch_r"):
+        return f"AsyncSwitch (r={system[len('asyncswitch_r'):]})"
     if system.startswith("dg_"):
         return DG_NAMES.get(system[3:], system[3:])
     for key in sorted(METHOD_NAMES, key=len, reverse=True):
@@ -51,6 +57,7 @@ def _fmt(x: Optional[float]) -> str:
 
 
 def collect(expdir: str | os.PathLike, systems: Sequence[str], test_pairs: Sequence[str]) -> Dict[str, Dict[str, dict]]:
+    """{system: {set suffix: result.json}} for test_<suffix> (a pair, st_<pair> or mono_<lang>)."""
     results: Dict[str, Dict[str, dict]] = {}
     for system in systems:
         for pair in test_pairs:
@@ -62,6 +69,14 @@ def collect(expdir: str | os.PathLike, systems: Sequence[str], test_pairs: Seque
             except json.JSONDecodeError as e:
                 raise CsExtError(f"report: {path} is not valid JSON ({e})")
     return results
+
+
+def _metric(results, system: str, key: str, metric: str) -> Optional[float]:
+    value = results[system][key].get(metric)
+    if value is None:
+        raise CsExtError(f"report: {system}/test_{key}/score/result.json has no '{metric}' "
+                         f"(scored with the wrong metric? ST sets need cs-score --metric bleu)")
+    return value
 
 
 def _git_hash() -> str:
@@ -96,6 +111,8 @@ def family(system: str) -> str:
         return "FT all seen pairs (ERM)"
     if system.startswith("ft_"):
         return "FT one pair"
+    if system.startswith("st_"):
+        return "FT speech translation"
     if system.startswith("dg_"):
         return "Domain generalisation"
     if system.startswith("asyncswitch"):
@@ -160,9 +177,13 @@ def plot(results, systems, seen, unseen, out: Path) -> None:
 
 def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems: Sequence[str],
                  train_pairs: Sequence[str], test_pairs: Sequence[str], out: str | os.PathLike,
-                 whisper_model: str = "") -> Path:
+                 whisper_model: str = "", st_pairs: Sequence[str] = (), mono_langs: Sequence[str] = (),
+                 extra_sections: Sequence[str] = ()) -> Path:
+    """Write RESULTS.md; `extra_sections` are markdown blocks appended as they are (e.g. stage 9's MAV summary)."""
     expdir, datadir, out = Path(expdir), Path(datadir), Path(out)
-    results = collect(expdir, systems, test_pairs)
+    mono = [f"mono_{lang}" for lang in mono_langs]
+    st = [f"st_{pair}" for pair in st_pairs]
+    results = collect(expdir, systems, list(test_pairs) + mono + st)
     seen = [p for p in test_pairs if p in train_pairs]
     unseen = [p for p in test_pairs if p not in train_pairs]
     lines = ["# RESULTS: code-switching ASR on seen and unseen language pairs", "",
@@ -177,25 +198,55 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
         if s.startswith(("ft_", "dg_")):
             lines.append(f"- {display_name(s)}: {_train_steps(expdir, s)}")
     used = [f"{kind}_{p}" for p in train_pairs for kind in ("train", "dev")] + ["train_all"]
-    used += [f"test_{p}" for p in test_pairs]
+    used += [f"test_{p}" for p in test_pairs] + [f"{k}_{x}" for x in st for k in ("train", "test")]
+    used += [f"test_{x}" for x in mono]
     sizes = ", ".join(f"{name} {_count(datadir / name / 'text')}" for name in used
                       if (datadir / name / "text").is_file())
     lines += [f"- utterances: {sizes}", "",
               "## Mixed Error Rate (Table 1 layout)", "",
-              "MER as a fraction, lower is better; averages are unweighted means over pairs.", ""]
+              "MER as a fraction, lower is better; averages are unweighted means over pairs."
+              + (" The mono columns are monolingual test sets (one language, no switching): a system "
+                 "that wins on code-switching but forgets plain speech shows it there." if mono else ""), ""]
     head = ["System"] + seen + unseen + ["Seen avg", "Unseen avg"]
+    head += [f"mono {x[5:]}" for x in mono] + (["Mono avg"] if mono else [])
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
     for s in systems:
-        cells = [_fmt(results[s][p]["mer"]) for p in seen + unseen]
+        cells = [_fmt(_metric(results, s, p, "mer")) for p in seen + unseen]
         cells += [_fmt(_mean([results[s][p]["mer"] for p in seen])),
                   _fmt(_mean([results[s][p]["mer"] for p in unseen]))]
+        if mono:
+            cells += [_fmt(_metric(results, s, x, "mer")) for x in mono]
+            cells.append(_fmt(_mean([results[s][x]["mer"] for x in mono])))
         lines.append(f"| {display_name(s)} | " + " | ".join(cells) + " |")
-    lines += ["", "![seen vs unseen MER](RESULTS_seen_unseen.png)", "",
-              "## Per-script breakdown", "",
+    lines += ["", "![seen vs unseen MER](RESULTS_seen_unseen.png)"]
+    sweep = sorted((float(x[len("asyncswitch_r"):]), x) for x in systems if x.startswith("asyncswitch_r"))
+    if sweep and "asyncswitch" in systems:
+        sweep = sorted(sweep + [(0.4, "asyncswitch")])
+        lines += ["", "## AsyncSwitch interpolation ratio sweep", "",
+                  "theta = Whisper + r * (AsyncSwitch stage C - Whisper); r = 0 is the original model.", "",
+                  "| r | Seen avg | Unseen avg" + (" | Mono avg" if mono else "") + " |",
+                  "|---:|---:|---:|" + ("---:|" if mono else "")]
+        for r, x in sweep:
+            row = [f"{r:g}", _fmt(_mean([results[x][q]["mer"] for q in seen])),
+                   _fmt(_mean([results[x][q]["mer"] for q in unseen]))]
+            if mono:
+                row.append(_fmt(_mean([results[x][q]["mer"] for q in mono])))
+            lines.append("| " + " | ".join(row) + " |")
+    if st:
+        lines += ["", "## Speech translation (X -> en)", "",
+                  "Corpus BLEU and chrF (sacreBLEU, higher is better) on the ST test sets; every system "
+                  "decodes them with Whisper's <|translate|> task token. Signature: "
+                  f"`{results[systems[0]][st[0]].get('signature', {}).get('bleu', '?')}`.", ""]
+        lines.append("| System | " + " | ".join(f"BLEU {x[3:]} | chrF {x[3:]}" for x in st) + " |")
+        lines.append("|---|" + "---:|" * (2 * len(st)))
+        for s in systems:
+            cells = [f"{_metric(results, s, x, 'bleu'):.1f} | {_metric(results, s, x, 'chrf'):.1f}" for x in st]
+            lines.append(f"| {display_name(s)} | " + " | ".join(cells) + " |")
+    lines += ["", "## Per-script breakdown", "",
               "Error rate on reference tokens of each script (S+D on the reference token's script, "
               "insertions on the hypothesis token's script), per test pair.", ""]
-    for pair in seen + unseen:
+    for pair in seen + unseen + mono:
         scripts = sorted({sc for s in systems for sc in results[s][pair].get("per_script", {})})
         lines.append(f"### test_{pair}")
         lines.append("")
@@ -207,6 +258,8 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
             lines.append(f"| {display_name(s)} | " + " | ".join(cells) +
                          f" | {r['sub']} | {r['del']} | {r['ins']} | {r['num_ref_tokens']} |")
         lines.append("")
+    for block in extra_sections:
+        lines += [block.rstrip(), ""]
     with atomic_open(out) as f:
         f.write("\n".join(lines) + "\n")
     plot(results, systems, seen, unseen, out.parent / "RESULTS_seen_unseen.png")

@@ -122,3 +122,15 @@ def test_decoding_killed_mid_run_resumes_without_lost_or_repeated_utterances(pre
         text = tmp / "exp" / "decode" / system / "test_ko-en" / "text"
         ids = [line.split(maxsplit=1)[0] for line in text.read_text().splitlines()]
         assert sorted(ids) == sorted(ref), system  # every utterance exactly once
+
+
+def test_num_procs_trains_with_two_ddp_ranks_that_agree(prepared, tiny_whisper):
+    """--num_procs 2: stage 5 runs the ranks under torchrun (gloo) and they end with equal weights."""
+    tmp = prepared
+    _run(tmp, tiny_whisper, "--stage", "5", "--stop_stage", "5", "--num_procs", "2",
+         "--expdir", str(tmp / "exp_ddp"))
+    log = (tmp / "exp_ddp" / "asr_ft_ko-en" / "train.log").read_text()
+    assert log.startswith("# torchrun --standalone --nproc_per_node 2 -m espnet_cs_ext.bin.asr_train")
+    assert re.search(r"rank_check: rank 0/2 .*\(all 2 ranks agree\)", log), log[-2000:]
+    assert re.search(r"rank_check: rank 1/2 .*\(all 2 ranks agree\)", log), log[-2000:]
+    assert (tmp / "exp_ddp" / "asr_ft_ko-en" / ".done").is_file()

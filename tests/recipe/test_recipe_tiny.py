@@ -25,6 +25,8 @@ def recipe(tmp: Path, whisper: Path, *extra: str, check: bool = True) -> subproc
            "--asr_config", "conf/test/train_tiny.yaml", "--asr_all_config", "conf/test/train_tiny.yaml",
            "--merge_config", "conf/test/merge_tiny.yaml", "--inference_config", "conf/test/decode_tiny.yaml",
            "--dg_algorithms", "fish", "--dg_config_dir", "conf/test/dg",
+           "--st_pairs", "de-en", "--mono_langs", "en ko", "--st_config", "conf/test/train_tiny_st.yaml",
+           "--asyncswitch", "true", "--asyncswitch_conf_dir", "conf/test/asyncswitch", "--asyncswitch_sweep", "true",
            "--datadir", str(tmp / "data"), "--expdir", str(tmp / "exp"),
            "--results", str(tmp / "RESULTS.md"), *extra]
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -43,18 +45,19 @@ def finished(tmp_path_factory, tiny_whisper):
 
 def systems(tmp: Path):
     merges = [line.split()[0] for line in (tmp / "exp" / "merge" / "systems.txt").read_text().splitlines()]
-    return ["pretrained", "ft_ko-en", "ft_ja-en", "ft_all", "dg_fish"] + merges
+    return (["pretrained", "ft_ko-en", "ft_ja-en", "ft_all", "dg_fish", "st_de-en", "asyncswitch"]
+            + [f"asyncswitch_r{r}" for r in ("0.2", "0.6", "0.8")] + merges)
 
 
 def test_results_table_is_complete_and_read_from_score_files(finished):
     tmp, _ = finished
     text = (tmp / "RESULTS.md").read_text()
     names = systems(tmp)
-    assert "ties_ko-en+ja-en" in names and "lors_all" in names
+    assert "ties_ko-en+ja-en" in names and "lors_all" in names and "lors_ja-en+st_de-en" in names
     assert "| Fish |" in text  # the DG system is a row like the paper's lower block
     table = [line for line in text.splitlines() if line.startswith("| ")]
     header = [c.strip() for c in table[0].strip("|").split("|")]
-    assert header == ["System", "ko-en", "ja-en", "ko-ja", "Seen avg", "Unseen avg"]
+    assert header == ["System", "ko-en", "ja-en", "ko-ja", "Seen avg", "Unseen avg", "mono en", "mono ko", "Mono avg"]
     rows = {r.strip("|").split("|")[0].strip(): [c.strip() for c in r.strip("|").split("|")[1:]]
             for r in table[1:1 + len(names)]}
     assert len(rows) == len(names)
@@ -62,7 +65,7 @@ def test_results_table_is_complete_and_read_from_score_files(finished):
 
     for system in names:
         cells = rows[display_name(system)]
-        for pair, cell in zip(["ko-en", "ja-en", "ko-ja"], cells):
+        for pair, cell in zip(["ko-en", "ja-en", "ko-ja", "mono_en", "mono_ko"], cells[:3] + cells[5:7]):
             score = json.loads((tmp / "exp" / "decode" / system / f"test_{pair}" / "score" /
                                 "result.json").read_text())
             assert re.fullmatch(r"\d+\.\d{3}", cell), (system, pair, cell)
@@ -70,6 +73,27 @@ def test_results_table_is_complete_and_read_from_score_files(finished):
         seen = [float(c) for c in cells[:2]]
         assert cells[3] == f"{sum(seen) / 2:.3f}" or abs(float(cells[3]) - sum(seen) / 2) < 1e-3
     assert (tmp / "RESULTS_seen_unseen.png").stat().st_size > 1000
+
+
+def test_translation_table_is_read_from_bleu_score_files(finished):
+    tmp, _ = finished
+    text = (tmp / "RESULTS.md").read_text()
+    section = text.split("## Speech translation (X -> en)")[1].split("\n## ")[0]
+    rows = [r for r in section.splitlines() if r.startswith("| ") and not r.startswith("| System")]
+    from espnet_cs_ext.recipe.report import display_name
+
+    assert len(rows) == len(systems(tmp))
+    for system in systems(tmp):
+        score = json.loads((tmp / "exp" / "decode" / system / "test_st_de-en" / "score" / "result.json").read_text())
+        assert f"| {display_name(system)} | {score['bleu']:.1f} | {score['chrf']:.1f} |" in rows
+        assert score["signature"]["bleu"].startswith("nrefs:1")
+    # the ST set was decoded with the translate task token, the CS sets with transcribe
+    import yaml
+
+    st = yaml.safe_load((tmp / "exp" / "decode" / "st_de-en" / "test_st_de-en" / "split1" / "1" / "decode.yaml").read_text())
+    cs = yaml.safe_load((tmp / "exp" / "decode" / "st_de-en" / "test_ko-en" / "split1" / "1" / "decode.yaml").read_text())
+    assert st["settings"]["config"]["task"] == "translate" and cs["settings"]["config"]["task"] == "transcribe"
+    assert "## AsyncSwitch interpolation ratio sweep" in text
 
 
 def test_every_test_utterance_decoded_once(finished):

@@ -9,6 +9,7 @@
 #   KOJA        thetaone-ai/Korean-Japanese-Code-Switching-Speech copy (ko-ja, test)
 #   KODE        ko-de evaluation set in the documented layout (ko-de, test)
 #   HIKE        thetaone-ai/HiKE copy (ko-en, test)
+#   COVOST2     Common Voice clips dir for CoVoST 2 X->en (COVOST2_TSV: the covost_v2 tsv dir)
 # The layouts each one expects: python -m espnet_cs_ext.bin.cs_prepare <corpus> -h and
 # the module docstrings in espnet_cs_ext/data/. With --synthetic auto the offline
 # synthetic CS corpus is made for every pair in --pairs that has no real corpus
@@ -24,6 +25,10 @@
 #   --utts_per_pair N          synthetic utterances per seen pair (80/10/10 %)  [200]
 #   --unseen_utts N            test utterances per unseen pair (default: N/10)  []
 #   --csfleurs_pairs LIST      CS-FLEURS pair filter, e.g. deu-eng,cmn-eng (all)  []
+#   --st_langs LIST            X->en speech translation sources: CoVoST 2 when COVOST2 is set
+#                              in db.sh, else synthetic ({train,dev,test}_st_<x>-en)  []
+#   --mono_langs LIST          monolingual test sets test_mono_<lang> (forgetting check)  []
+#   --mono_utts N              synthetic utterances per language behind them (test = 10 %) [80]
 #   --seed N                   split/synthesis seed                       [0]
 #   --nj N                     parallel synthesis processes               [1]
 #   --drop_bad true|false      drop invalid utterances (reported) instead of stopping [false]
@@ -52,6 +57,9 @@ unseen_pairs=ko-ja,ko-de
 utts_per_pair=200
 unseen_utts=
 csfleurs_pairs=
+st_langs=
+mono_langs=
+mono_utts=80
 seed=0
 nj=1
 drop_bad=false
@@ -60,7 +68,7 @@ datadir=data
 while [ $# -gt 0 ]; do
     case "$1" in
         --stage|--stop_stage|--synthetic|--pairs|--unseen_pairs|--utts_per_pair|--unseen_utts|\
---csfleurs_pairs|--seed|--nj|--drop_bad|--datadir)
+--csfleurs_pairs|--st_langs|--mono_langs|--mono_utts|--seed|--nj|--drop_bad|--datadir)
             [ $# -ge 2 ] || { echo "$0: $1 needs a value" >&2; exit 2; }
             name="${1#--}"; printf -v "${name}" '%s' "$2"; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
@@ -70,7 +78,7 @@ done
 
 # corpus paths: the environment, then db.sh (which may keep or override them)
 AIHUB_KOEN=${AIHUB_KOEN:-}; JECS=${JECS:-}; UNICOM=${UNICOM:-}; CSFLEURS=${CSFLEURS:-}
-KOJA=${KOJA:-}; KODE=${KODE:-}; HIKE=${HIKE:-}
+KOJA=${KOJA:-}; KODE=${KODE:-}; HIKE=${HIKE:-}; COVOST2=${COVOST2:-}; COVOST2_TSV=${COVOST2_TSV:-}
 if [ -f db.sh ]; then . ./db.sh; fi
 
 prep="python -m espnet_cs_ext.bin.cs_prepare"
@@ -128,6 +136,30 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ] && [ -n "${syn_pairs}" ]; t
         name=$(basename "${d}")
         rm -rf "${raw:?}/${name%%_*}_synthetic_${name#*_}"
         cp -r "${d}" "${raw}/${name%%_*}_synthetic_${name#*_}"
+    done
+fi
+
+if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ] && [ -n "${st_langs}${mono_langs}" ]; then
+    log "Stage 2b: speech translation (${st_langs:-none} -> en) and monolingual (${mono_langs:-none}) sets -> ${raw}"
+    st_src=
+    if [ -n "${st_langs}" ] && [ -n "${COVOST2}" ]; then
+        ${prep} covost2 "${COVOST2}" ${COVOST2_TSV:+--tsv-dir "${COVOST2_TSV}"} --src-langs "${st_langs}" \
+            --out "${datadir}/covost2" --nj "${nj}" $([ "${drop_bad}" = true ] && echo --drop-bad)
+        st_src=${datadir}/covost2
+    elif [ -n "${st_langs}" ]; then
+        ${prep} synthetic-st --langs "${st_langs}" --utts-per-lang "${utts_per_pair}" --seed "${seed}" \
+            --nj "${nj}" --no-progress --out "${datadir}/synthetic_st"
+        st_src=${datadir}/synthetic_st
+    fi
+    if [ -n "${mono_langs}" ]; then
+        ${prep} synthetic-mono --langs "${mono_langs}" --utts-per-lang "${mono_utts}" --seed "${seed}" \
+            --nj "${nj}" --no-progress --out "${datadir}/synthetic_mono"
+    fi
+    for d in ${st_src:+"${st_src}"/*_st_*-en/} ${mono_langs:+"${datadir}"/synthetic_mono/*_mono_*/}; do
+        [ -d "${d}" ] || continue
+        d=${d%/}
+        rm -rf "${raw:?}/$(basename "${d}")"
+        cp -r "${d}" "${raw}/"
     done
 fi
 
