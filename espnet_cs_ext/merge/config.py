@@ -16,10 +16,14 @@
       include: ["decoder.*"]           # fnmatch globs on canonical (openai-whisper) names
       exclude: ["*.positional_embedding"]
       layers: "12-23"                  # block indices; non-block tensors are then not merged
+      layers_from_mav: exp/mav/flagged_layers.json   # only the blocks cs-mav flagged (per part)
+      mav: {file: FILE, top_k: 3, min_pct: 20}       # the same with a new selection from FILE's scores;
+                                       # without file: scored from this merge's own base and models
+                                       # (threshold: 5e-5); see espnet_cs_ext.analysis.select
     output_format: same                # same | whisper | espnet | hf
     allow_different_base: false        # skip the "fine-tuned from this base" check
 
-Relative model paths are taken relative to the current directory, as in MergeKit.
+Relative model (and MAV file) paths are taken relative to the current directory, as in MergeKit.
 A model entry equal to `base_model` is dropped for methods that use a base (MergeKit
 configs often list the base among the models). MergeKit's per-layer parameter lists
 (gradients) and `slices` are not supported.
@@ -48,14 +52,48 @@ class ModelSpec:
 
 
 @dataclasses.dataclass
+class MavFilter:
+    """Layer-selective merging from the MAV analysis: only the flagged encoder/decoder blocks
+    are merged, everything else (other blocks, embeddings, convolutions, final norms) is copied
+    from base. `layers` is filled in by the merge engine (from `file`, or computed from the
+    merge's models) and recorded in the sidecar."""
+    file: Optional[str] = None
+    top_k: Optional[int] = None
+    min_pct: Optional[float] = None
+    threshold: Optional[float] = None
+    layers: Optional[Dict[str, List[int]]] = None
+
+    def validate(self, where: str = "filters.mav") -> None:
+        if self.file is not None and not isinstance(self.file, str):
+            raise CsExtError(f"{where}.file must be a path, got {self.file!r}")
+        if self.file is not None and self.threshold is not None:
+            raise CsExtError(f"{where}: threshold applies when the MAV is computed at merge time; "
+                             f"{self.file} was computed with its own threshold (rerun cs-mav --threshold)")
+        if self.threshold is not None and (isinstance(self.threshold, bool) or
+                                           not isinstance(self.threshold, (int, float)) or self.threshold <= 0):
+            raise CsExtError(f"{where}.threshold must be a positive number, got {self.threshold!r}")
+        if self.top_k is not None and (isinstance(self.top_k, bool) or not isinstance(self.top_k, int)
+                                       or self.top_k < 0):
+            raise CsExtError(f"{where}.top_k must be a non-negative integer, got {self.top_k!r}")
+        if self.min_pct is not None and (isinstance(self.min_pct, bool) or
+                                         not isinstance(self.min_pct, (int, float)) or not 0 <= self.min_pct <= 100):
+            raise CsExtError(f"{where}.min_pct must be a percentage in [0, 100], got {self.min_pct!r}")
+
+
+@dataclasses.dataclass
 class Filters:
     include: List[str] = dataclasses.field(default_factory=list)
     exclude: List[str] = dataclasses.field(default_factory=list)
     layers: Optional[str] = None
+    mav: Optional[MavFilter] = None
 
     def predicate(self) -> Callable[[str], bool]:
         """name -> True when the tensor is merged (see module docstring)."""
         layer_set = parse_layers(self.layers) if self.layers is not None else None
+        if self.mav is not None and self.mav.layers is None:
+            raise CsExtError("filters.mav: the flagged layers are not resolved yet (merge_checkpoints "
+                             "resolves them from the MAV file or the models)")
+        mav_layers = {p: set(v) for p, v in self.mav.layers.items()} if self.mav is not None else None
 
         def keep(name: str) -> bool:
             if self.include and not any(fnmatch.fnmatchcase(name, p) for p in self.include):
@@ -65,6 +103,9 @@ class Filters:
             if layer_set is not None:
                 m = re.search(r"\.blocks\.(\d+)\.", name)
                 return bool(m) and int(m.group(1)) in layer_set
+            if mav_layers is not None:
+                m = re.match(r"(encoder|decoder)\.blocks\.(\d+)\.", name)
+                return bool(m) and int(m.group(2)) in mav_layers.get(m.group(1), ())
             return True
         return keep
 
@@ -93,6 +134,13 @@ class MergeConfig:
             raise CsExtError(f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {self.output_format!r}")
         if self.filters.layers is not None:
             parse_layers(self.filters.layers)
+        if self.filters.mav is not None:
+            if self.filters.layers is not None:
+                raise CsExtError("filters: layers and layers_from_mav/mav both choose blocks; use one")
+            if not self.filters.mav.file and not method.needs_base:
+                raise CsExtError(f"filters.mav without a file needs a base model to compare with; "
+                                 f"{method.name} has none")
+            self.filters.mav.validate()
 
     def to_dict(self) -> Dict[str, Any]:
         """The config as YAML-able data, with method defaults filled in."""
@@ -163,8 +211,8 @@ def config_from_dict(d: Mapping[str, Any], where: str = "config") -> MergeConfig
             raise CsExtError(f"{where}: models[{i}].parameters must be a mapping")
         models.append(ModelSpec(str(m["model"]), dict(params)))
     filt = d.get("filters") or {}
-    if not isinstance(filt, Mapping) or set(filt) - {"include", "exclude", "layers"}:
-        raise CsExtError(f"{where}: filters takes include, exclude, layers")
+    if not isinstance(filt, Mapping) or set(filt) - {"include", "exclude", "layers", "layers_from_mav", "mav"}:
+        raise CsExtError(f"{where}: filters takes include, exclude, layers, layers_from_mav, mav")
 
     def as_list(v, key):
         if v is None:
@@ -189,12 +237,31 @@ def config_from_dict(d: Mapping[str, Any], where: str = "config") -> MergeConfig
         dtype=d.get("out_dtype") or d.get("dtype"),
         seed=seed,
         filters=Filters(as_list(filt.get("include"), "include"), as_list(filt.get("exclude"), "exclude"),
-                        filt.get("layers")),
+                        filt.get("layers"), _mav_filter(filt, where)),
         output_format=str(d.get("output_format", "same")),
         allow_different_base=bool(d.get("allow_different_base", False)),
     )
     cfg.validate()
     return cfg
+
+
+def _mav_filter(filt: Mapping[str, Any], where: str) -> Optional[MavFilter]:
+    """filters.layers_from_mav: FILE (shorthand) or filters.mav: {file, top_k, min_pct, threshold}."""
+    short, full = filt.get("layers_from_mav"), filt.get("mav")
+    if short is not None and full is not None:
+        raise CsExtError(f"{where}: give filters.layers_from_mav or filters.mav, not both")
+    if short is not None:
+        if not isinstance(short, str):
+            raise CsExtError(f"{where}: filters.layers_from_mav must be the path of a cs-mav "
+                             f"flagged_layers.json, got {short!r}")
+        return MavFilter(file=short)
+    if full is None:
+        return None
+    if full is True:
+        full = {}
+    if not isinstance(full, Mapping) or set(full) - {"file", "top_k", "min_pct", "threshold"}:
+        raise CsExtError(f"{where}: filters.mav takes file, top_k, min_pct, threshold, got {full!r}")
+    return MavFilter(**dict(full))
 
 
 def load_config(path: str | os.PathLike) -> MergeConfig:

@@ -132,8 +132,11 @@ def sha256_file(path: str, chunk: int = 8 << 20) -> str:
 class _SameBaseCheck:
     """Counts, per model, matrix/embedding tensors that moved too far from the base."""
 
-    def __init__(self, paths: Sequence[str], base_path: str):
+    def __init__(self, paths: Sequence[str], base_path: str, hint: Optional[str] = None):
         self.paths, self.base_path = paths, base_path
+        # what the user can do about a rejection (cs-mav reuses this check with its own option)
+        self.hint = hint or ("set allow_different_base: true (cs-merge --allow-different-base) "
+                             "to merge anyway")
         self.seen = 0
         self.far = [0] * len(paths)
         self.example: List[Optional[str]] = [None] * len(paths)
@@ -158,8 +161,7 @@ class _SameBaseCheck:
                 raise CsExtError(
                     f"{self.paths[i]} does not look fine-tuned from base {self.base_path}: {far} of "
                     f"{self.seen} weight matrices differ from the base by more than "
-                    f"{SAME_BASE_MAX_REL_CHANGE:.0%} of its norm (e.g. {self.example[i]}); "
-                    f"set allow_different_base: true (cs-merge --allow-different-base) to merge anyway")
+                    f"{SAME_BASE_MAX_REL_CHANGE:.0%} of its norm (e.g. {self.example[i]}); {self.hint}")
 
 
 def _check_finite(t: torch.Tensor, name: str, path: str) -> None:
@@ -236,6 +238,8 @@ def _merge_checkpoints(cfg: MergeConfig, out: str, progress: bool, checksums: bo
         models = opened[1:] if cfg.base_model else opened
         ref = base if base is not None else models[0]
         others = models if base is not None else models[1:]
+        if cfg.filters.mav is not None and cfg.filters.mav.layers is None:
+            cfg = _resolve_mav_filter(cfg, base, models)
         plan = _plan(ref, others, cfg.filters.predicate())
         naming = ref.naming if cfg.output_format == "same" else cfg.output_format
         container = ref.container if naming == ref.naming else DEFAULT_CONTAINER[naming]
@@ -337,6 +341,19 @@ def _merge_checkpoints(cfg: MergeConfig, out: str, progress: bool, checksums: bo
     finally:
         for c in opened:
             c.close()
+
+
+def _resolve_mav_filter(cfg: MergeConfig, base: Optional[Checkpoint], models: Sequence[Checkpoint]) -> MergeConfig:
+    """A copy of cfg whose filters.mav names the flagged blocks (from the cs-mav file, or
+    computed from these models); the sidecar then records which blocks were merged."""
+    from ..analysis.select import resolve_for_merge
+
+    if base is None:
+        raise CsExtError("filters.mav needs base_model (the MAV is measured against the base)")
+    layers = resolve_for_merge(cfg.filters.mav, base, models, check_base=not cfg.allow_different_base)
+    log.info("MAV filter: merging encoder blocks %s, decoder blocks %s", layers["encoder"], layers["decoder"])
+    mav = dataclasses.replace(cfg.filters.mav, layers=layers)
+    return dataclasses.replace(cfg, filters=dataclasses.replace(cfg.filters, mav=mav))
 
 
 def _merge_one(method, name, kind, tensors, has_base, model_params, params, seed, same_base, workspace):
