@@ -4,6 +4,7 @@
         [--nj N --job J] [--batch-size B] [--device cpu] [--whisper-dims-from SPEC]
     python -m espnet_cs_ext.bin.decode --merge-shards N --data DIR --out OUT
     python -m espnet_cs_ext.bin.decode --model SPEC --data D1 D2 --out O1 O2 ...  # one model load
+    python -m espnet_cs_ext.bin.decode --job-table exp/decode/jobs.<hash>.txt --job-index JOB [options]
 
 SPEC: `base` (offline), an openai-whisper .pt, a CTranslate2 dir, an ESPnet .pth
 (dims from --whisper-dims-from or its config.yaml), a .safetensors.
@@ -11,7 +12,10 @@ Writes OUT/text (`<utt-id> <hypothesis>`, not normalised), OUT/utt2lang (languag
 token used) and OUT/decode.yaml (resolved settings). With --nj N --job J (1-based) it
 writes OUT/split{N}/{J}/ instead; --merge-shards N then checks that every utterance of
 DIR appears exactly once and writes OUT/text. Finished outputs (.done) are skipped on
-rerun; a killed job resumes from its text.partial. Config keys: see
+rerun; a killed job resumes from its text.partial. --job-table FILE --job-index I
+appends the arguments on line I of FILE (shell words, e.g. `--model M --data D --out O
+--nj 2 --job 1`) to the command line: the recipe submits every (model, shard) job of a
+stage as one array job that way. Config keys: see
 espnet_cs_ext/decode/config.py. Bad input exits with status 2 and one line.
 """
 from __future__ import annotations
@@ -19,8 +23,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import sys
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from ..utils.errors import CsExtError, cli_main
 
@@ -47,13 +52,36 @@ def get_parser() -> argparse.ArgumentParser:
                    help="torch CPU threads (default: cores // nj, so N parallel jobs do not oversubscribe)")
     p.add_argument("--whisper-dims-from", metavar="SPEC", help="Whisper dims for an ESPnet .pth / .safetensors")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    p.add_argument("--job-table", help="file of per-job arguments, one job per line (see above)")
+    p.add_argument("--job-index", type=int, help="which line of --job-table (1-based; the array index)")
     return p
+
+
+def _job_args(argv: Sequence[str]) -> List[str]:
+    """argv with `--job-table FILE --job-index I` replaced by the words on line I of FILE."""
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)  # `--job 1` is not --job-table
+    pre.add_argument("--job-table")
+    pre.add_argument("--job-index", type=int)
+    known, rest = pre.parse_known_args(argv)
+    if known.job_table is None:
+        return list(argv)
+    if known.job_index is None:
+        raise CsExtError("--job-table needs --job-index I (1-based line number)")
+    try:
+        lines = [line for line in open(known.job_table, encoding="utf-8").read().splitlines() if line.strip()]
+    except OSError as e:
+        raise CsExtError(f"cannot read job table {known.job_table} ({e.strerror})")
+    if not 1 <= known.job_index <= len(lines):
+        raise CsExtError(f"{known.job_table}: no job {known.job_index} (it lists {len(lines)})")
+    words = shlex.split(lines[known.job_index - 1])
+    print(f"{PROG}: job {known.job_index} of {known.job_table}: {' '.join(words)}", file=sys.stderr)
+    return list(rest) + words
 
 
 def _main(argv: Optional[Sequence[str]]) -> int:
     from ..decode import decode_data_dir, load_config, merge_shards
 
-    args = get_parser().parse_args(argv)
+    args = get_parser().parse_args(_job_args(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.INFO, format=f"{PROG}: %(message)s")
     if len(args.data) != len(args.out):
         raise CsExtError(f"{len(args.data)} --data dirs but {len(args.out)} --out dirs; give one output per data dir")

@@ -47,6 +47,10 @@ Keys (defaults in brackets):
                                 prompt in place of the *task* token: decode such models
                                 with "<|startoftranscript|> <|en|> {lang} <|notimestamps|>"
                                 (en = the training whisper_language).
+    dtype            [float32]  float32 | bfloat16 | float16: the weights and activations
+                                of the search (log-probabilities are always float32).
+                                bfloat16 halves memory and is what GPUs run fast; on this
+                                CPU it is slower than float32 (docs/benchmarks.md)
 
 ESPnet decode keys that have no meaning here (ctc_weight, lm_weight, penalty,
 maxlenratio, minlenratio, nbest, ...) are accepted and ignored with a warning, so an
@@ -65,6 +69,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PROMPT = "<|startoftranscript|> {lang} {task} <|notimestamps|>"
 LANGUAGE_POLICIES = ("utt2lang", "none")
+DTYPES = ("float32", "bfloat16", "float16")
 TASKS = ("transcribe", "translate", "data")  # data: the data dir's `task` file (default transcribe)
 ESPNET_IGNORED = ("ctc_weight", "lm_weight", "ngram_weight", "penalty", "maxlenratio", "minlenratio",
                   "nbest", "batch_size_espnet", "streaming", "quantize_asr_model", "normalize_length")
@@ -85,6 +90,7 @@ class DecodeConfig:
     suppress_non_speech: bool = True
     use_feats: bool = True
     prompt: str = DEFAULT_PROMPT
+    dtype: str = "float32"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -128,6 +134,8 @@ class DecodeConfig:
                                  f"{{lang}} or {{task}}; got {item!r}")
         if not self.prompt.split():
             raise CsExtError("decode config: prompt is empty")
+        if self.dtype not in DTYPES:
+            raise CsExtError(f"decode config: dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

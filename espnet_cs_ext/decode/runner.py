@@ -60,6 +60,18 @@ class Decoder:
         self.language_tokens = dict(zip(tok.all_language_codes, tok.all_language_tokens)) if self.multilingual else {}
         self.token_language = {v: k for k, v in self.language_tokens.items()}
         self._template = self._parse_prompt(config.prompt)
+        import torch
+
+        # mixed precision: the model is cast once (in place: every Decoder over this loaded
+        # model shares the config's dtype); the search keeps log-probabilities in float32
+        self.dtype = getattr(torch, config.dtype)
+        if self.model.encoder.conv1.weight.dtype != self.dtype:
+            self.model.to(self.dtype)
+            # whisper's LayerNorm normalises in float32 and casts back; on CPU its weights
+            # must then be float32 too ("mixed dtype (CPU)"), as in openai-whisper's fp16 path
+            for m in self.model.modules():
+                if isinstance(m, torch.nn.LayerNorm):
+                    m.float()
 
     def _parse_prompt(self, template: str) -> List[object]:
         items: List[object] = []
@@ -104,7 +116,7 @@ class Decoder:
         if self.config.max_tokens_per_second is not None:  # seconds of speech, before any padding
             caps = [max(1, math.ceil(m.shape[1] / 100 * self.config.max_tokens_per_second)) for m in mels]
         batch, lengths = collate(mels, utts, self.pad_to_30s)
-        xa, valid = encode(self.model, batch.to(self.device), lengths.to(self.device))
+        xa, valid = encode(self.model, batch.to(self.device, self.dtype), lengths.to(self.device))
         langs = list(languages)
         if self.multilingual and any(lang is None for lang in langs):
             detected = detect_language(self.model, xa, valid, self.tokenizer.sot, list(self.token_language))

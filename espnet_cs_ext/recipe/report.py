@@ -43,6 +43,8 @@ def display_name(system: str) -> str:
     for key in sorted(METHOD_NAMES, key=len, reverse=True):
         if system.startswith(key + "_"):
             rest = system[len(key) + 1:]
+            if rest.startswith("mavlayers_"):  # layer-selective merge (MAV-flagged blocks only)
+                rest = f"{rest[len('mavlayers_'):]}, MAV-selected layers"
             return f"{METHOD_NAMES[key]} {rest.replace('+', ' + ')}"
     return system
 

@@ -116,7 +116,7 @@ def test_decoding_killed_mid_run_resumes_without_lost_or_repeated_utterances(pre
     assert not (tmp / "exp" / "decode" / "pretrained" / "test_ko-en" / "text").exists()
 
     _run(tmp, tiny_whisper, "--stage", "7", "--stop_stage", "7")
-    log = (tmp / "exp" / "decode" / "pretrained" / "log" / "decode.1.log").read_text()
+    log = (tmp / "exp" / "decode" / "log" / "decode.1.log").read_text()  # job 1: pretrained, shard 1
     assert re.search(rf"resuming, {kept} of {len(ref)} utterances already decoded", log), log[-2000:]
     for system in ("pretrained", "ft_ko-en"):
         text = tmp / "exp" / "decode" / system / "test_ko-en" / "text"

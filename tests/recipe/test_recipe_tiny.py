@@ -128,3 +128,18 @@ def test_missing_test_set_stops_with_its_name(finished, tiny_whisper):
          "--expdir", str(tmp / "exp")], cwd=RECIPE, capture_output=True, text=True)
     assert proc.returncode != 0
     assert f"data dir {tmp / 'data'}/test_zz-yy is missing" in proc.stderr
+
+
+def test_stage9_mav_figures_are_linked_from_results(finished):
+    tmp, _ = finished
+    text = (tmp / "RESULTS.md").read_text()
+    mav = tmp / "exp" / "mav"
+    rows = (mav / "mav.tsv").read_text().splitlines()
+    models = {r.split("\t")[0] for r in rows[1:]}
+    assert models == {"ft_ko-en", "ft_ja-en", "ft_all", "dg_fish", "st_de-en", "asyncswitch"}
+    links = re.findall(r"\]\(([^)]+\.png)\)", text)
+    assert "exp/mav/mav_ft_ko-en.png" in links and "exp/mav/overlap.png" in links
+    for link in links:
+        assert (tmp / link).stat().st_size > 1000, link
+    # the layer-selective merge is a system (blocks chosen by MAV at merge time)
+    assert "| TIES all, MAV-selected layers |" in text or "MAV-selected layers" in text

@@ -16,7 +16,7 @@ die() { log "ERROR: $*" >&2; exit 1; }
 
 # Options (all settable as --name value).
 stage=1
-stop_stage=8
+stop_stage=9
 skip_stages=""
 force=false
 ngpu=0                   # GPUs per training job; > 1: ESPnet's DDP, one process per GPU (NCCL)
@@ -49,6 +49,7 @@ score_preset=default     # cs-score preset: default (corpus MER, both sides norm
 datadir=data
 expdir=exp
 results=RESULTS.md       # the report (stage 8); its plot goes beside it
+mav_threshold=5e-5       # stage 9: a row counts as updated when its mean |delta| exceeds this
 pack_model=""            # stage 10: systems to pack (ft_ko-en, ties_ko-en+ja-en, pretrained, ...) or "all"
 bundle_whisper=false     # stage 10: also pack the Whisper checkpoint a name like "base" resolves to
 
@@ -344,8 +345,13 @@ model_list() {
 }
 
 if run_stage 7; then
-  log "Stage 7: decoding: every model x {${test_pairs}} with ${inference_config} -> ${expdir}/decode/<model>/<test>/text"
+  log "Stage 7: decoding: every model x {${test_pairs}${st_pairs:+ st_${st_pairs// / st_}}${mono_langs:+ mono}} with ${inference_config} -> ${expdir}/decode/<model>/<test>/text"
   device=cpu; [ "${gpu_inference}" = true ] && device=cuda
+  # One array job over every (model, shard) with work left: a cluster runs them all at
+  # once. Each job decodes all pending test sets of its model, loading the model once.
+  # The table's name carries a hash of its content, so --skip-done never reuses a log of
+  # another table's job under the same index.
+  jobs=(); pending=()
   while read -r name spec; do
     [ "${name}" = pretrained ] || [ -f "${spec}" ] || die "model ${name} has no ${spec}; run stages 5-6"
     todo_data=(); todo_out=()
@@ -356,17 +362,45 @@ if run_stage 7; then
     done
     [ "${#todo_data[@]}" -gt 0 ] || continue
     log "  ${name}: ${spec} x ${#todo_data[@]} test sets"
-    # One job per shard decodes every pending test set, loading the model once.
-    ${decode_cmd} JOB=1:"${inference_nj}" "${expdir}/decode/${name}/log/decode.JOB.log" -- \
-      python -m espnet_cs_ext.bin.decode --model "${spec}" --whisper-dims-from "${whisper_model}" \
-      --data "${todo_data[@]}" --out "${todo_out[@]}" --config "${inference_config}" \
-      --nj "${inference_nj}" --job JOB --device "${device}" --no-progress
-    python -m espnet_cs_ext.bin.decode --merge-shards "${inference_nj}" --data "${todo_data[@]}" --out "${todo_out[@]}"
-    for i in "${!todo_data[@]}"; do
-      mark_done "${todo_out[$i]}/.done" "${spec}" "${todo_data[$i]}/text" "${inference_config}"
+    for j in $(seq 1 "${inference_nj}"); do
+      jobs+=("--model ${spec} --data ${todo_data[*]} --out ${todo_out[*]} --nj ${inference_nj} --job ${j}")
     done
+    pending+=("${spec}|${todo_data[*]}|${todo_out[*]}")
   done < <(model_list)
+  if [ "${#jobs[@]}" -gt 0 ]; then
+    mkdir -p "${expdir}/decode/log"
+    table=${expdir}/decode/log/jobs.$(printf '%s\n' "${jobs[@]}" | sha1sum | cut -c1-10).txt
+    printf '%s\n' "${jobs[@]}" > "${table}.tmp" && mv "${table}.tmp" "${table}"
+    log "  ${#jobs[@]} decoding jobs (${table})"
+    ${decode_cmd} JOB=1:"${#jobs[@]}" "${expdir}/decode/log/decode.JOB.log" -- \
+      python -m espnet_cs_ext.bin.decode --job-table "${table}" --job-index JOB \
+      --whisper-dims-from "${whisper_model}" --config "${inference_config}" --device "${device}" --no-progress
+    all_data=(); all_out=()
+    for p in "${pending[@]}"; do
+      IFS='|' read -r spec data outs <<< "${p}"; all_data+=(${data}); all_out+=(${outs})
+    done
+    # every utterance exactly once per test set, checked while concatenating the shards
+    python -m espnet_cs_ext.bin.decode --merge-shards "${inference_nj}" --data "${all_data[@]}" --out "${all_out[@]}"
+    for p in "${pending[@]}"; do
+      IFS='|' read -r spec data outs <<< "${p}"
+      read -ra todo_data <<< "${data}"; read -ra todo_out <<< "${outs}"
+      for i in "${!todo_data[@]}"; do
+        mark_done "${todo_out[$i]}/.done" "${spec}" "${todo_data[$i]}/text" "${inference_config}"
+      done
+    done
+  fi
 fi
+
+mav_dir=${expdir}/mav
+write_results() {  # RESULTS.md from the score files (+ stage 9's MAV summary when it exists)
+  local extra=()
+  [ -f "${mav_dir}/summary.md" ] && extra=(--extra "${mav_dir}/summary.md")
+  python -m espnet_cs_ext.bin.make_report --expdir "${expdir}" --datadir "${datadir}" \
+    --train_pairs "${train_pairs}" --test_pairs "${test_pairs}" \
+    --st_pairs "${st_pairs}" --mono_langs "${mono_langs}" "${extra[@]}" \
+    --whisper_model "${whisper_model}" --models <(report_models) --out "${results}"
+}
+report_inputs() { report_models; echo "${test_pairs}|${st_pairs}|${mono_langs}"; cat "${mav_dir}/summary.md" 2>/dev/null || true; }
 
 if run_stage 8; then
   log "Stage 8: scoring (MER) and report: ${expdir}/decode/*/*/text -> ${results}"
@@ -386,14 +420,11 @@ if run_stage 8; then
     done
   done < <(model_list)
   if [ "${rescored}" = false ] && [ -f "${results}" ] && [ "${force}" != true ] \
-     && up_to_date "${expdir}/.done/report" "$(report_models)" "${test_pairs}" "${st_pairs}" "${mono_langs}"; then
+     && up_to_date "${expdir}/.done/report" "$(report_inputs)"; then
     log "Stage 8: up to date, ${results} kept"
   else
-    python -m espnet_cs_ext.bin.make_report --expdir "${expdir}" --datadir "${datadir}" \
-      --train_pairs "${train_pairs}" --test_pairs "${test_pairs}" \
-      --st_pairs "${st_pairs}" --mono_langs "${mono_langs}" \
-      --whisper_model "${whisper_model}" --models <(report_models) --out "${results}"
-    mark_done "${expdir}/.done/report" "$(report_models)" "${test_pairs}" "${st_pairs}" "${mono_langs}"
+    write_results
+    mark_done "${expdir}/.done/report" "$(report_inputs)"
   fi
   log "Stage 8: wrote ${results}"
   if [ -n "${lors_grid_langs}" ]; then
@@ -402,6 +433,32 @@ if run_stage 8; then
     log "Stage 8: wrote ${lors_results}"
   fi
 fi
+if run_stage 9; then
+  # Layer-wise parameter change (arXiv 2606.05846 section 4, figures 1-3): per block and
+  # projection matrix, the % of rows whose mean |W_ft - W_base| exceeds ${mav_threshold},
+  # for every trained system, their overlap, and heatmaps linked from RESULTS.md.
+  log "Stage 9: MAV analysis: ${systems[*]} vs ${whisper_model} -> ${mav_dir}/ (linked from ${results})"
+  mav_models=(); mav_inputs=()
+  for sys in "${systems[@]}"; do
+    [ -n "${grid_only[${sys}]:-}" ] && continue
+    f=${expdir}/asr_${sys}/latest.pth
+    [ -f "${f}" ] || die "stage 9: ${sys} has no ${f}; run stage 5"
+    mav_models+=("${sys}=${f}"); mav_inputs+=("${f}")
+  done
+  if up_to_date "${mav_dir}/.done" "${mav_inputs[@]}" "${whisper_model}" "${mav_threshold}"; then
+    log "Stage 9: up to date"
+  else
+    ${train_cmd} "${mav_dir}/mav.log" -- cs-mav --base "${whisper_model}" --finetuned "${mav_models[@]}" \
+      --out "${mav_dir}" --threshold "${mav_threshold}" --link-root "$(dirname "${results}")" -q
+    mark_done "${mav_dir}/.done" "${mav_inputs[@]}" "${whisper_model}" "${mav_threshold}"
+  fi
+  if [ -f "${results}" ] && ! up_to_date "${expdir}/.done/report" "$(report_inputs)"; then
+    write_results
+    mark_done "${expdir}/.done/report" "$(report_inputs)"
+    log "Stage 9: ${results} now links ${mav_dir}/summary.md's figures"
+  fi
+fi
+
 if run_stage 10; then
   log "Stage 10: pack: --pack_model <system> -> ${expdir}/packed/<system>.zip (espnet_model_zoo layout)"
   [ -n "${pack_model}" ] || die "stage 10 needs --pack_model \"<system> ...\" or all (systems: $(model_list | cut -d' ' -f1 | paste -sd' '))"

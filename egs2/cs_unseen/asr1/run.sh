@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # Code-switching ASR with Whisper: seen pairs -> unseen pairs (arXiv 2606.05846).
-# Default: synthetic corpus + offline Whisper base on CPU (conf/demo). For the paper's
-# protocol on a GPU with the real corpora, fill db.sh and run e.g.
+# Default: synthetic corpus + offline Whisper base on CPU (conf/demo): fine-tunes per seen
+# pair and pooled (ERM), DG systems, AsyncSwitch, one X->en speech translation pair, merges,
+# decoding of every model on code-switched, monolingual and ST test sets, MAV analysis.
+# For the paper's protocol on a GPU with the real corpora, fill db.sh and run e.g.
 #   ./run.sh --whisper_model medium --ngpu 1 --asr_config conf/paper/train_pair.yaml \
-#            --asr_all_config conf/paper/train_all.yaml
+#            --asr_all_config conf/paper/train_all.yaml --asyncswitch_conf_dir conf/asyncswitch/paper
 set -euo pipefail
 
 train_pairs="ko-en ja-en de-en"          # seen pairs (one fine-tune each + pooled ERM)
 test_pairs="ko-en ja-en de-en ko-ja ko-de"  # evaluated pairs (unseen ones included)
-dg_algorithms="fish fishr gga_l"      # domain-generalisation systems (paper's lower block)
+dg_algorithms="fish fishr gga_l"         # domain-generalisation systems (paper's lower block)
+st_pairs="de-en"                         # X->en speech translation (LoRS paper's ST task), BLEU
+mono_langs="en de ja ko"                 # monolingual test sets: the forgetting check
 
 ./cs_unseen.sh \
     --whisper_model base \
     --train_pairs "${train_pairs}" \
     --test_pairs "${test_pairs}" \
     --dg_algorithms "${dg_algorithms}" \
+    --asyncswitch true \
+    --st_pairs "${st_pairs}" \
+    --mono_langs "${mono_langs}" \
+    --utts_per_pair 150 \
     --asr_config conf/demo/train_pair.yaml \
     --asr_all_config conf/demo/train_all.yaml \
     --inference_config conf/decode/greedy.yaml \
