@@ -46,6 +46,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--merge-shards", type=int, metavar="N", help="merge OUT/split{N}/*/ into OUT/text and exit")
     p.add_argument("--batch-size", type=int, help="utterances per batch (overrides the config)")
     p.add_argument("--beam-size", type=int, help="overrides the config's beam_size")
+    p.add_argument("--pad-to-30s", choices=["true", "false", "auto"],
+                   help="overrides the config's pad_to_30s (the recipe pads models that keep pretrained weights)")
     p.add_argument("--language", help="overrides the config's language policy (code, utt2lang, none)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--threads", type=int, default=None,
@@ -94,7 +96,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         raise CsExtError("--model is required (unless --merge-shards)")
     if args.job is None and args.nj != 1:
         raise CsExtError("--nj N needs --job J (1..N); or use --merge-shards N")
-    config = load_config(args.config, batch_size=args.batch_size, beam_size=args.beam_size, language=args.language)
+    config = load_config(args.config, batch_size=args.batch_size, beam_size=args.beam_size, language=args.language,
+                         pad_to_30s=args.pad_to_30s)
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.nj))
     if args.device == "cpu":
         import torch

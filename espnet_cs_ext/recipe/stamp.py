@@ -17,10 +17,14 @@ from ..utils.atomic import atomic_open
 
 def _describe(item: str) -> Iterable[str]:
     p = Path(item)
-    if p.is_file():
+    try:
+        is_file, is_dir = p.is_file(), p.is_dir()
+    except OSError:  # e.g. a long multi-line value: "File name too long" -> a plain string
+        is_file = is_dir = False
+    if is_file:
         st = p.stat()
         yield f"f {p} {st.st_size} {st.st_mtime_ns}"
-    elif p.is_dir():
+    elif is_dir:
         for root, dirs, files in os.walk(p):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):

@@ -22,7 +22,7 @@ mono_langs="en de ja ko"                 # monolingual test sets: the forgetting
     --asyncswitch true \
     --st_pairs "${st_pairs}" \
     --mono_langs "${mono_langs}" \
-    --utts_per_pair 150 \
+    --utts_per_pair 100 \
     --asr_config conf/demo/train_pair.yaml \
     --asr_all_config conf/demo/train_all.yaml \
     --inference_config conf/decode/greedy.yaml \

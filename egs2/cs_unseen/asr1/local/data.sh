@@ -28,7 +28,7 @@
 #   --st_langs LIST            X->en speech translation sources: CoVoST 2 when COVOST2 is set
 #                              in db.sh, else synthetic ({train,dev,test}_st_<x>-en)  []
 #   --mono_langs LIST          monolingual test sets test_mono_<lang> (forgetting check)  []
-#   --mono_utts N              synthetic utterances per language behind them (test = 10 %) [60]
+#   --mono_utts N              synthetic utterances per language behind them (test = 10 %) [40]
 #   --seed N                   split/synthesis seed                       [0]
 #   --nj N                     parallel synthesis processes               [1]
 #   --drop_bad true|false      drop invalid utterances (reported) instead of stopping [false]
@@ -59,7 +59,7 @@ unseen_utts=
 csfleurs_pairs=
 st_langs=
 mono_langs=
-mono_utts=60
+mono_utts=40
 seed=0
 nj=1
 drop_bad=false
