@@ -29,8 +29,8 @@ from ..utils.atomic import atomic_open, atomic_path
 from ..utils.errors import CsExtError
 from . import overlap as ov
 from . import plots
-from .mav import MAV_THRESHOLD, Key, MatrixMav, analysed_tensors, layer_counts, model_mav, open_checkpoint, \
-    part_means, rows_of
+from .mav import (MAV_THRESHOLD, Key, MatrixMav, analysed_tensors, layer_counts, model_mav, open_checkpoint,
+                  part_means, rows_of)
 from .select import flagged_document
 from .tables import MAV_COLUMNS, write_summary, write_tsv
 
