@@ -36,7 +36,17 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
                        st_pairs=args.st_pairs.split(), mono_langs=args.mono_langs.split(),
                        extra_sections=[Path(x).read_text(encoding="utf-8") for x in args.extra])
     print(out)
+    if args.st_pairs.split():  # the BLEU table on the console too: pretrained vs fine-tuned vs merged
+        print(_section(Path(out).read_text(encoding="utf-8"), "## Speech translation"))
     return 0
+
+
+def _section(markdown: str, heading: str) -> str:
+    """The lines from the one starting with `heading` up to the next level-2 heading."""
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join(lines[start:end]).rstrip()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -3,6 +3,9 @@
     python -m espnet_cs_ext.bin.recipe_tools validate DATA_DIR...
     python -m espnet_cs_ext.bin.recipe_tools dump-feats DATA_DIR...
     python -m espnet_cs_ext.bin.recipe_tools prepare-text DATA_DIR...
+    python -m espnet_cs_ext.bin.recipe_tools score JOB_LIST [--force]
+    python -m espnet_cs_ext.bin.recipe_tools subset-stats --pooled-stats DIR --train SUB POOLED \
+        --valid SUB POOLED --out DIR     # exit 3: not a verbatim subset (run collect_stats)
 """
 from __future__ import annotations
 
@@ -23,6 +26,15 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     f.add_argument("dirs", nargs="+")
     t = sub.add_parser("prepare-text", help="NFC text, prompt file, Whisper token checks")
     t.add_argument("dirs", nargs="+")
+    s = sub.add_parser("score", help="MER/BLEU for every line 'REF HYP OUT METRIC' of a job list "
+                                     "(espnet_cs_ext.recipe.score_all); skips up-to-date ones")
+    s.add_argument("jobs")
+    s.add_argument("--force", action="store_true", help="rescore even when OUT/.done is up to date")
+    c = sub.add_parser("subset-stats", help="cut a subset's shape files from a pooled collect_stats run")
+    c.add_argument("--pooled-stats", required=True, help="collect_stats output dir of the pooled data")
+    c.add_argument("--train", nargs=2, required=True, metavar=("SUBSET", "POOLED"))
+    c.add_argument("--valid", nargs=2, required=True, metavar=("SUBSET", "POOLED"))
+    c.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     if args.cmd == "validate":
         from ..data.validate import format_data_dir
@@ -37,6 +49,27 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         torch.set_num_threads(1)
         for d in args.dirs:
             print(f"{d}: {dump_features(d)} utterances -> {d}/feats.scp")
+    elif args.cmd == "score":
+        from ..recipe.score_all import read_jobs, run_jobs
+
+        jobs = read_jobs(args.jobs)
+        scored = run_jobs(jobs, force=args.force)
+        for job in scored:
+            print(f"scored {job.hyp} ({job.metric}) -> {job.out}")
+        # the recipe reads this line to decide whether the report must be rewritten
+        print(f"rescored {len(scored)} of {len(jobs)}")
+    elif args.cmd == "subset-stats":
+        from pathlib import Path
+
+        from ..recipe.subset_stats import cut_stats, mismatch
+
+        for sub_dir, pooled in (args.train, args.valid):
+            why = mismatch(Path(sub_dir), Path(pooled))
+            if why:
+                print(f"subset-stats: not reusable: {why}")
+                return 3
+        cut_stats(Path(args.pooled_stats), [("train", *args.train), ("valid", *args.valid)], Path(args.out))
+        print(f"subset-stats: {args.out} cut from {args.pooled_stats}")
     else:
         from ..recipe.text import prepare_text
 

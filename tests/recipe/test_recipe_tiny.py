@@ -76,7 +76,7 @@ def test_results_table_is_complete_and_read_from_score_files(finished):
 
 
 def test_translation_table_is_read_from_bleu_score_files(finished):
-    tmp, _ = finished
+    tmp, proc = finished
     text = (tmp / "RESULTS.md").read_text()
     section = text.split("## Speech translation (X -> en)")[1].split("\n## ")[0]
     rows = [r for r in section.splitlines() if r.startswith("| ") and not r.startswith("| System")]
@@ -87,6 +87,7 @@ def test_translation_table_is_read_from_bleu_score_files(finished):
         score = json.loads((tmp / "exp" / "decode" / system / "test_st_de-en" / "score" / "result.json").read_text())
         assert f"| {display_name(system)} | {score['bleu']:.1f} | {score['chrf']:.1f} |" in rows
         assert score["signature"]["bleu"].startswith("nrefs:1")
+    assert all(r in proc.stdout for r in rows)  # stage 8 prints the BLEU table too
     # the ST set was decoded with the translate task token, the CS sets with transcribe
     import yaml
 
@@ -94,6 +95,20 @@ def test_translation_table_is_read_from_bleu_score_files(finished):
     cs = yaml.safe_load((tmp / "exp" / "decode" / "st_de-en" / "test_ko-en" / "split1" / "1" / "decode.yaml").read_text())
     assert st["settings"]["config"]["task"] == "translate" and cs["settings"]["config"]["task"] == "transcribe"
     assert "## AsyncSwitch interpolation ratio sweep" in text
+
+
+def test_per_pair_shape_files_are_cut_from_the_pooled_stats(finished):
+    tmp, proc = finished
+    from espnet_cs_ext.utils.kaldi import read_table
+
+    for pair in TRAIN.split():
+        assert f"shape files of {tmp / 'data'}/train_{pair} cut from" in proc.stdout
+        stats = tmp / "exp" / "stats" / f"train_{pair}_feats"
+        assert not (stats / "stats.log").exists()  # no collect_stats run of its own
+        for split, data in (("train", f"train_{pair}"), ("valid", f"dev_{pair}")):
+            keys = list(read_table(tmp / "data" / data / "text"))
+            assert list(read_table(stats / split / "speech_shape")) == keys
+    assert (tmp / "exp" / "stats" / "train_all_feats" / "stats.log").is_file()
 
 
 def test_every_test_utterance_decoded_once(finished):
@@ -114,7 +129,7 @@ def test_rerun_of_finished_stages_does_nothing(finished, tiny_whisper):
     results = (tmp / "RESULTS.md").read_text()
     proc = recipe(tmp, tiny_whisper, "--stage", "5", "--stop_stage", "8")
     assert model.stat().st_mtime_ns == before
-    assert "up to date" in proc.stdout
+    assert "up to date" in proc.stdout and "rescored 0 of" in proc.stdout
     assert "asr_train" not in proc.stdout + proc.stderr.replace("asr_train.py", "")
     body = lambda t: [l for l in t.splitlines() if not l.startswith("- date")]  # noqa: E731
     assert body((tmp / "RESULTS.md").read_text()) == body(results)

@@ -240,9 +240,41 @@ data_args() {  # data_args train|valid DIR
   echo "--${kind}_data_path_and_name_and_type ${dir}/prompt,prompt,text"
 }
 
+stats_dir() { echo "${expdir}/stats/$(basename "$1")_$([ "${use_feats}" = true ] && echo feats || echo raw)"; }
+espnet_args_for() {  # espnet_args_for TRAIN DEV: the ESPnet options every stage-5 run shares
+  echo --token_list "${token_list}" --use_preprocessor true --ngpu "${ngpu}" --input_size "${input_size}" \
+    --encoder_conf whisper_model="${whisper_model}" --decoder_conf whisper_model="${whisper_model}" \
+    $(data_args train "$1") $(data_args valid "$2")
+}
+# Shape statistics depend only on the data (Whisper configs use normalize: null), so every
+# system trained on the same train/dev dirs shares one collect_stats run, and a per-pair
+# dir whose entries are verbatim those of train_all gets its shape files cut from the
+# pooled run (recipe_tools subset-stats) instead of another ~25 s espnet2 start-up.
+ensure_stats() {  # ensure_stats TRAIN DEV CONFIG
+  local tr=$1 dv=$2 config=$3 stats pooled
+  stats=$(stats_dir "${tr}"); pooled=$(stats_dir "${datadir}/train_all")
+  up_to_date "${stats}/.done" "${tr}" "${dv}" "${use_feats}" && return 0
+  if [ "${tr}" != "${datadir}/train_all" ] \
+     && up_to_date "${pooled}/.done" "${datadir}/train_all" "${datadir}/dev_all" "${use_feats}" \
+     && python -m espnet_cs_ext.bin.recipe_tools subset-stats --pooled-stats "${pooled}" \
+          --train "${tr}" "${datadir}/train_all" --valid "${dv}" "${datadir}/dev_all" --out "${stats}"; then
+    log "  shape files of ${tr} cut from ${pooled}"
+  else
+    ${train_cmd} "${stats}/stats.log" -- python -m espnet_cs_ext.bin.asr_train --config "${config}" \
+      $(espnet_args_for "${tr}" "${dv}") --collect_stats true --output_dir "${stats}" \
+      --train_shape_file "${tr}/text" --valid_shape_file "${dv}/text"
+  fi
+  mark_done "${stats}/.done" "${tr}" "${dv}" "${use_feats}"
+}
+
 if run_stage 5; then
   log "Stage 5: fine-tuning through ESPnet (whisper_cs): ${systems[*]} -> ${expdir}/asr_<system>/"
   input_size=1; [ "${use_feats}" = true ] && input_size=80
+  # the pooled data's statistics first: the per-pair systems' shape files are cut from them
+  for sys in "${systems[@]}"; do
+    [ "${sys}" = ft_all ] && [ -d "${datadir}/train_all" ] \
+      && ensure_stats "${datadir}/train_all" "${datadir}/dev_all" "${asr_all_config}"
+  done
   for sys in "${systems[@]}"; do
     # ft_<pair>: one seen pair; ft_all: pooled ERM; dg_<alg>: a DG algorithm on all pairs;
     # st_<pair>: X->en speech translation; asyncswitch: the three-stage AsyncSwitch driver.
@@ -270,19 +302,10 @@ if run_stage 5; then
     fi
     if up_to_date "${out}/.done" "${inputs[@]}"; then log "  ${sys}: up to date"; continue; fi
     log "  ${sys}: ${tr} -> ${out}"
-    espnet_args=(--token_list "${token_list}" --use_preprocessor true --ngpu "${ngpu}" --input_size "${input_size}"
-                 --encoder_conf whisper_model="${whisper_model}" --decoder_conf whisper_model="${whisper_model}"
-                 $(data_args train "${tr}") $(data_args valid "${dv}"))
+    espnet_args=($(espnet_args_for "${tr}" "${dv}"))
     common=(--config "${config}" "${espnet_args[@]}")
-    # Shape statistics depend only on the data (Whisper configs use normalize: null), so
-    # every system trained on the same train/dev dirs shares one collect_stats run.
-    stats=${expdir}/stats/$(basename "${tr}")_$([ "${use_feats}" = true ] && echo feats || echo raw)
-    if ! up_to_date "${stats}/.done" "${tr}" "${dv}" "${use_feats}"; then
-      ${train_cmd} "${stats}/stats.log" -- python -m espnet_cs_ext.bin.asr_train "${common[@]}" \
-        --collect_stats true --output_dir "${stats}" \
-        --train_shape_file "${tr}/text" --valid_shape_file "${dv}/text"
-      mark_done "${stats}/.done" "${tr}" "${dv}" "${use_feats}"
-    fi
+    ensure_stats "${tr}" "${dv}" "${config}"
+    stats=$(stats_dir "${tr}")
     if [ "${sys}" = asyncswitch ]; then
       # A: decoder LM on text only (zero encoder output) -> B: cross-attention on speech ->
       # C: everything -> I: interpolation with the original Whisper (ratio 0.4; the sweep
@@ -413,21 +436,23 @@ report_inputs() { report_models; echo "${test_pairs}|${st_pairs}|${mono_langs}";
 
 if run_stage 8; then
   log "Stage 8: scoring (MER) and report: ${expdir}/decode/*/*/text -> ${results}"
-  rescored=false
+  # one process scores every (model, set) pair whose .done is stale: REF HYP OUT METRIC
+  score_jobs=${expdir}/decode/log/score_jobs.txt; mkdir -p "${expdir}/decode/log"
   while read -r name _; do
     for d in $(sets_of "${name}"); do
       out=${expdir}/decode/${name}/$(basename "${d}")
       [ -f "${out}/text" ] || die "no hypotheses ${out}/text; run stage 7"
       case "$(basename "${d}")" in  # ST sets: BLEU/chrF (sacrebleu); everything else: MER
-        test_st_*) score_opts=(--metric bleu) ;;
-        *) score_opts=(--preset "${score_preset}") ;;
+        test_st_*) echo "${d}/text ${out}/text ${out}/score bleu" ;;
+        *) echo "${d}/text ${out}/text ${out}/score mer:${score_preset}" ;;
       esac
-      up_to_date "${out}/score/.done" "${out}/text" "${d}/text" "${score_opts[*]}" && continue
-      cs-score --ref "${d}/text" --hyp "${out}/text" --out "${out}/score" "${score_opts[@]}" >/dev/null
-      mark_done "${out}/score/.done" "${out}/text" "${d}/text" "${score_opts[*]}"
-      rescored=true
     done
-  done < <(model_list)
+  done < <(model_list) > "${score_jobs}.tmp"
+  mv "${score_jobs}.tmp" "${score_jobs}"
+  score_force=(); [ "${force}" = true ] && score_force=(--force)
+  scored=$(python -m espnet_cs_ext.bin.recipe_tools score "${score_jobs}" "${score_force[@]}" | tail -n 1)
+  log "Stage 8: ${scored} (${score_jobs})"
+  rescored=true; [ "${scored#rescored 0 }" != "${scored}" ] && rescored=false
   if [ "${rescored}" = false ] && [ -f "${results}" ] && [ "${force}" != true ] \
      && up_to_date "${expdir}/.done/report" "$(report_inputs)"; then
     log "Stage 8: up to date, ${results} kept"

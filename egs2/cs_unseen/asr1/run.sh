@@ -17,6 +17,9 @@ mono_langs="en de ja ko"                 # monolingual test sets: the forgetting
 # move every row more than that (100 % everywhere), so the demo uses 2e-4, about the median
 # row MAV, which makes the heatmaps discriminate.
 mav_threshold=2e-4
+# One decoding job per model: 26 models already keep both cores busy (the launcher runs
+# CS_MAX_PARALLEL=2 jobs at once), and every extra shard pays another model load.
+inference_nj=1
 
 ./cs_unseen.sh \
     --whisper_model base \
@@ -32,4 +35,5 @@ mav_threshold=2e-4
     --inference_config conf/decode/greedy.yaml \
     --merge_config conf/demo/merge.yaml \
     --mav_threshold "${mav_threshold}" \
+    --inference_nj "${inference_nj}" \
     "$@"

@@ -1,0 +1,70 @@
+"""Stage 8's scoring in one process: every (reference, hypothesis) pair of a job list.
+
+One `cs-score` process per (model, test set) cost the demo about a minute (260 Python
+start-ups); this runs the same scorers over a list and keeps the recipe's `.done`
+markers, so a rerun rescored only what changed.
+
+Job list: one line per pair, whitespace-separated::
+
+    REF_TEXT HYP_TEXT OUT_DIR METRIC
+
+METRIC is `bleu` (sacreBLEU BLEU + chrF) or `mer:<preset>` (Mixed Error Rate with a
+cs-score preset). OUT_DIR/.done records the inputs (hypothesis, reference, metric).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, List, NamedTuple
+
+from ..utils.errors import CsExtError
+from .stamp import is_done, mark_done
+
+
+class ScoreJob(NamedTuple):
+    ref: str
+    hyp: str
+    out: str
+    metric: str  # "bleu" or "mer:<preset>"
+
+    def marker_inputs(self) -> List[str]:
+        # the same inputs the recipe's per-pair markers always recorded
+        opts = "--metric bleu" if self.metric == "bleu" else f"--preset {self.metric[4:]}"
+        return [self.hyp, self.ref, opts]
+
+
+def read_jobs(path: "str | os.PathLike") -> List[ScoreJob]:
+    jobs = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split()
+        if len(fields) != 4:
+            raise CsExtError(f"{path}:{n}: expected 'REF HYP OUT METRIC', got {len(fields)} fields: {line!r}")
+        job = ScoreJob(*fields)
+        if job.metric != "bleu" and not job.metric.startswith("mer:"):
+            raise CsExtError(f"{path}:{n}: metric {job.metric!r} is neither 'bleu' nor 'mer:<preset>'")
+        jobs.append(job)
+    return jobs
+
+
+def run_jobs(jobs: Iterable[ScoreJob], force: bool = False) -> List[ScoreJob]:
+    """Score every job whose marker is stale (all with force); return the ones scored."""
+    from ..scoring import score_files
+    from ..scoring.bleu import score_bleu_files
+
+    scored = []
+    for job in jobs:
+        marker = Path(job.out) / ".done"
+        if not force and is_done(marker, job.marker_inputs()):
+            continue
+        for f in (job.ref, job.hyp):
+            if not Path(f).is_file():
+                raise CsExtError(f"{f}: missing (scoring {job.hyp} against {job.ref})")
+        if job.metric == "bleu":
+            score_bleu_files(job.ref, job.hyp, job.out)
+        else:
+            score_files(job.ref, job.hyp, job.out, preset=job.metric[4:])
+        mark_done(marker, job.marker_inputs())
+        scored.append(job)
+    return scored
