@@ -51,12 +51,22 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", help="overrides the config's language policy (code, utt2lang, none)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: cores // nj, so N parallel jobs do not oversubscribe)")
+                   help="torch CPU threads (default: the launcher's share of the cores, $CS_JOB_CPUS or "
+                        "$SLURM_CPUS_PER_TASK; run by hand, cores // nj), so parallel jobs do not oversubscribe")
     p.add_argument("--whisper-dims-from", metavar="SPEC", help="Whisper dims for an ESPnet .pth / .safetensors")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     p.add_argument("--job-table", help="file of per-job arguments, one job per line (see above)")
     p.add_argument("--job-index", type=int, help="which line of --job-table (1-based; the array index)")
     return p
+
+
+def job_threads(nj: int) -> int:
+    """Torch threads for one decoding job: the launcher's per-task share when it set one."""
+    for var in ("CS_JOB_CPUS", "SLURM_CPUS_PER_TASK"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return max(1, (os.cpu_count() or 1) // max(1, nj))
 
 
 def _job_args(argv: Sequence[str]) -> List[str]:
@@ -98,7 +108,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         raise CsExtError("--nj N needs --job J (1..N); or use --merge-shards N")
     config = load_config(args.config, batch_size=args.batch_size, beam_size=args.beam_size, language=args.language,
                          pad_to_30s=args.pad_to_30s)
-    threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.nj))
+    threads = args.threads or job_threads(args.nj)
     if args.device == "cpu":
         import torch
 

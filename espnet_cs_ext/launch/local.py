@@ -1,6 +1,7 @@
 """The `local` backend: run the tasks as child processes of this one, N at a time."""
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +15,9 @@ def run_local(spec: JobSpec, indices: Sequence[int], max_parallel: int = 1) -> L
     pending = list(indices)
     running: List[tuple] = []
     failed: List[Tuple[Path, str]] = []
+    # Each task's share of the cores (jobs read it for their thread count: N jobs with
+    # all cores each would oversubscribe the machine N times over).
+    env = dict(os.environ, CS_JOB_CPUS=str(job_cpus(max_parallel, len(pending))))
     while pending or running:
         while pending and len(running) < max(1, max_parallel):
             i = pending.pop(0)
@@ -23,7 +27,7 @@ def run_local(spec: JobSpec, indices: Sequence[int], max_parallel: int = 1) -> L
             fh = open(log, "w")
             fh.write(header(cmd))
             fh.flush()
-            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
             running.append((proc, fh, log))
         still = []
         for proc, fh, log in running:
@@ -39,3 +43,8 @@ def run_local(spec: JobSpec, indices: Sequence[int], max_parallel: int = 1) -> L
         if running:
             time.sleep(0.2)
     return failed
+
+
+def job_cpus(max_parallel: int, num_tasks: int) -> int:
+    """Cores per task when min(max_parallel, num_tasks) tasks run at once."""
+    return max(1, (os.cpu_count() or 1) // max(1, min(max_parallel, num_tasks)))

@@ -110,6 +110,43 @@ def test_local_layout_failure_and_skip_done(tmp_path, launch):
     assert sorted(lines(tmp_path / "ran.txt")[4:]) == ["1", "2", "3"]
 
 
+@pytest.mark.parametrize("cores, max_parallel, tasks, expected", [
+    (2, 2, 26, 1),   # the demo's stage 7: two jobs at once on 2 cores -> one thread each
+    (2, 1, 5, 2),    # training: one at a time gets every core
+    (16, 4, 2, 8),   # fewer tasks than slots: the tasks that run share all cores
+    (2, 4, 9, 1),    # never below one
+])
+def test_local_job_cpus_share(monkeypatch, cores, max_parallel, tasks, expected):
+    from espnet_cs_ext.launch import local
+
+    monkeypatch.setattr(local.os, "cpu_count", lambda: cores)
+    assert local.job_cpus(max_parallel, tasks) == expected
+
+
+def test_local_tasks_see_their_core_share(tmp_path, launch):
+    task = ["bash", "-c", "echo $CS_JOB_CPUS > cpus.JOB"]
+    launch("--max-parallel", 2, "JOB=1:3", "log/c.JOB.log", "--", *task, cwd=tmp_path, check=0)
+    expected = str(max(1, (os.cpu_count() or 1) // 2))
+    assert [(tmp_path / f"cpus.{j}").read_text().strip() for j in (1, 2, 3)] == [expected] * 3
+
+
+@pytest.mark.parametrize("env, nj, expected", [
+    ({"CS_JOB_CPUS": "3"}, 1, 3),
+    ({"SLURM_CPUS_PER_TASK": "4"}, 2, 4),
+    ({"CS_JOB_CPUS": "0"}, 1, None),       # ignored: cores // nj
+    ({"CS_JOB_CPUS": "x"}, 2, None),
+    ({}, 1, None),
+])
+def test_decode_threads_follow_the_launcher(monkeypatch, env, nj, expected):
+    from espnet_cs_ext.bin.decode import job_threads
+
+    for var in ("CS_JOB_CPUS", "SLURM_CPUS_PER_TASK"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert job_threads(nj) == (expected or max(1, (os.cpu_count() or 1) // nj))
+
+
 def test_slurm_backend_without_sbatch_names_the_package(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path))  # no sbatch on PATH
     proc = subprocess.run([sys.executable, "-m", "espnet_cs_ext.bin.launch", "--backend", "slurm",
