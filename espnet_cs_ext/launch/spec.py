@@ -108,8 +108,38 @@ def describe_exit(rc: int) -> str:
     return f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
 
 
+def last_output_line(log: Path) -> Optional[str]:
+    """The task's last line of output (for a Python tool: its error or the exception).
+
+    Launcher lines (`# <command>`, `# exit N`, `# slurm job ...`) are skipped.
+    """
+    try:
+        with open(log, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 4096))
+            tail = f.read().decode("utf-8", "replace").splitlines()
+    except FileNotFoundError:
+        return None
+    for line in reversed(tail):
+        text = line.strip()
+        if text and not text.startswith("# "):
+            return text[:300]
+    return None
+
+
+# A stage's console shows why a task failed, not only where its log is: the
+# first few failed tasks' last output lines follow the summary line.
+SHOWN_FAILURES = 3
+
+
 def failure_message(failed: Sequence[Tuple[Path, str]]) -> str:
-    """One line naming every failed log and why, e.g. `a.2.log (exit 3)`."""
+    """A line naming every failed log and why (`a.2.log (exit 3)`), then the last
+    output line of the first few failed tasks."""
     items = ", ".join(f"{log} ({why})" for log, why in failed)
-    return (f"{len(failed)} job(s) failed; see {items}; "
-            "rerun with --skip-done to run only the failed ones")
+    lines = [f"{len(failed)} job(s) failed; see {items}; "
+             "rerun with --skip-done to run only the failed ones"]
+    for log, _ in failed[:SHOWN_FAILURES]:
+        last = last_output_line(log)
+        if last:
+            lines.append(f"  {log}: {last}")
+    return "\n".join(lines)

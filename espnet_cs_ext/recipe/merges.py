@@ -18,7 +18,7 @@ Recipe merge list (e.g. egs2/cs_unseen/asr1/conf/demo/merge.yaml):
 System names carry what produced them: `<method>_<pair>+<pair>[+...]`.
 The base model is the pretrained spec resolved to a checkpoint file; fine-tuned
 models are `<expdir>/asr_ft_<pair>/latest.pth`. Output: `<out>/<name>/merge.yaml`
-for each merge and `<out>/systems.txt` with `<name> <config>` lines.
+for each merge and `<out>/systems.txt` with `<name> <config> <base> <model>...` lines.
 """
 from __future__ import annotations
 
@@ -106,7 +106,10 @@ def plan_merges(config_path: str | os.PathLike, expdir: str, base: str,
             with atomic_open(path) as f:
                 f.write(text)
         written.append((name, path))
+    # The inputs follow the config on each line: stage 6 checks that they exist and
+    # puts them in the merge's .done fingerprint, so a retrained model is re-merged.
     with atomic_open(out / "systems.txt") as f:
         for name, path in written:
-            f.write(f"{name} {path}\n")
+            inputs = [merges[name]["base_model"]] + [m["model"] for m in merges[name]["models"]]
+            f.write(" ".join([name, str(path), *inputs]) + "\n")
     return written

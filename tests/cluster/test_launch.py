@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from espnet_cs_ext.launch.slurm import SlurmOptions, array_ranges, sbatch_args
-from espnet_cs_ext.launch.spec import JobSpec, read_exit
+from espnet_cs_ext.launch.spec import JobSpec, failure_message, last_output_line, read_exit
 from espnet_cs_ext.utils.errors import CsExtError
 
 # Task J appends "J" to ran.txt, prints a line, and exits 3 unless ok.J exists.
@@ -87,14 +87,39 @@ def test_spec_names_and_substitution():
     assert JobSpec.parse(["exp/train.log"], ["t"]).name() == "train"
 
 
+@pytest.mark.parametrize("log_text, expected", [
+    ("# cs-merge a.yaml out.pt\ncs-merge: error: exp/m.pth: truncated\n# exit 2\n", "cs-merge: error: exp/m.pth: truncated"),
+    ("# cmd\nTraceback (most recent call last):\n  File \"x.py\"\nValueError: bad shape\n\n# exit 1\n",
+     "ValueError: bad shape"),
+    ("# cmd\n# slurm job 7_1 on node\n# exit -15\n", None),   # killed before any output
+    ("", None),
+])
+def test_last_output_line_is_the_reason(tmp_path, log_text, expected):
+    log = tmp_path / "t.log"
+    log.write_text(log_text)
+    assert last_output_line(log) == expected
+    assert last_output_line(tmp_path / "absent.log") is None
+
+
+def test_failure_message_shows_the_first_failures_reasons(tmp_path):
+    logs = []
+    for j in range(1, 6):
+        logs.append(tmp_path / f"t.{j}.log")
+        logs[-1].write_text(f"# cmd {j}\nerror in task {j}\n# exit 1\n")
+    lines_ = failure_message([(log, "exit 1") for log in logs]).splitlines()
+    assert lines_[0].startswith("5 job(s) failed; see ")
+    assert lines_[1:] == [f"  {logs[j]}: error in task {j + 1}" for j in range(3)]
+
+
 # ---------------------------------------------------------------- local backend
 
 def test_local_layout_failure_and_skip_done(tmp_path, launch):
     (tmp_path / "ok.1").touch()
     (tmp_path / "ok.3").touch()
     proc = launch("--max-parallel", 2, "JOB=1:3", "log/t.JOB.log", "--", *TASK, cwd=tmp_path, check=2)
-    err = proc.stderr.strip().splitlines()[-1]
-    assert err.startswith("launch: error: 1 job(s) failed; see log/t.2.log (exit 3)"), err
+    err = proc.stderr.strip().splitlines()[-2:]
+    assert err[0].startswith("launch: error: 1 job(s) failed; see log/t.2.log (exit 3)"), err
+    assert err[1] == "  log/t.2.log: output of task 2"  # why it failed, on the console
     for j, rc in ((1, 0), (2, 3), (3, 0)):
         log = lines(tmp_path / f"log/t.{j}.log")
         assert log[0] == "# " + shlex.join([t.replace("JOB", str(j)) for t in TASK])
@@ -170,9 +195,10 @@ def test_slurm_array_failure_and_resubmit_only_failed(slurm_cluster, tmp_path, l
                   cwd=tmp_path, check=2)
     job = _job_id(proc.stderr)
     assert "array 1-3 ->" in proc.stderr
-    err = proc.stderr.strip().splitlines()[-1]
+    err = proc.stderr.strip().splitlines()[-2:]
     assert re.fullmatch(rf"launch: error: 1 job\(s\) failed; see log/t\.2\.log \(exit 3, Slurm {job}_2 FAILED\); "
-                        r"rerun with --skip-done to run only the failed ones", err), err
+                        r"rerun with --skip-done to run only the failed ones", err[0]), err
+    assert err[1] == "  log/t.2.log: output of task 2"  # the "# slurm job" line is not output
     for j, rc in ((1, 0), (2, 3), (3, 0)):
         log = lines(tmp_path / f"log/t.{j}.log")
         assert log[0].startswith("# bash -c ") and f"echo {j} >> ran.txt" in log[0]

@@ -130,6 +130,11 @@ def test_plan_merges_accepts_the_list(tmp_path, tiny_whisper):
     assert "ties_ko-en+ja-en" in names and "lors_de-en+st_de-en" not in names
     lines = (tmp_path / "merge" / "systems.txt").read_text().splitlines()
     assert len(lines) == len(names)
+    for line in lines:  # name, config, then the inputs stage 6 checks and fingerprints
+        name, cfg_path, *inputs = line.split()
+        cfg = yaml.safe_load(Path(cfg_path).read_text())
+        assert cfg_path == str(tmp_path / "merge" / name / "merge.yaml")
+        assert inputs == [str(tiny_whisper)] + [m["model"] for m in cfg["models"]]
     lors = yaml.safe_load((tmp_path / "merge" / "lg4mltrain_lors" / "merge.yaml").read_text())
     assert lors["merge_method"] == "lors" and lors["base_model"] == str(tiny_whisper)
     assert [m["model"] for m in lors["models"]] == [str(exp / "asr_mlasr" / "latest.pth"),

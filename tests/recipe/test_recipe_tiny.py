@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -158,3 +159,89 @@ def test_stage9_mav_figures_are_linked_from_results(finished):
         assert (tmp / link).stat().st_size > 1000, link
     # the layer-selective merge is a system (blocks chosen by MAV at merge time)
     assert "| TIES all, MAV-selected layers |" in text or "MAV-selected layers" in text
+
+
+def one_stage(stage: int, tmp: Path, exp: Path, whisper: Path, *extra: str) -> subprocess.CompletedProcess:
+    """Stage `stage` alone over the finished run's data, on the models copied into `exp`."""
+    cmd = ["./cs_unseen.sh", "--stage", str(stage), "--stop_stage", str(stage), "--whisper_model", str(whisper),
+           "--train_pairs", TRAIN, "--test_pairs", "ko-en", "--train_all", "false",
+           "--merge_config", "conf/test/merge_tiny.yaml", "--inference_config", "conf/test/decode_tiny.yaml",
+           "--inference_nj", "1", "--datadir", str(tmp / "data"), "--expdir", str(exp), *extra]
+    return subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+def copy_models(tmp: Path, exp: Path) -> None:
+    for system in ("ft_ko-en", "ft_ja-en"):
+        (exp / f"asr_{system}").mkdir(parents=True)
+        shutil.copy(tmp / "exp" / f"asr_{system}" / "latest.pth", exp / f"asr_{system}" / "latest.pth")
+
+
+def truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_bad_models_stop_merging_naming_them(finished, tiny_whisper, tmp_path):
+    tmp, _ = finished
+    exp = tmp_path / "exp"
+    copy_models(tmp, exp)
+    missing = exp / "asr_ft_ja-en" / "latest.pth"
+    missing.unlink()
+    proc = one_stage(6, tmp, exp, tiny_whisper)
+    assert proc.returncode != 0
+    assert f"merge ties_ko-en+ja-en needs {missing}, which does not exist; run stage 5" in proc.stderr
+    # a corrupt (truncated) checkpoint: cs-merge refuses it, and the console says which file
+    copy_models(tmp, tmp_path / "again")
+    exp = tmp_path / "again"
+    corrupt = exp / "asr_ft_ja-en" / "latest.pth"
+    truncate(corrupt)
+    proc = one_stage(6, tmp, exp, tiny_whisper)
+    assert proc.returncode != 0
+    assert "job(s) failed" in proc.stderr and str(corrupt) in proc.stderr, proc.stderr
+    assert not list((exp / "merge").glob("*/model.pt")) and not list((exp / "merge").glob("*/.done"))
+    # once the model is whole again, the stage merges (its inputs are in the fingerprint)
+    shutil.copy(tmp / "exp" / "asr_ft_ja-en" / "latest.pth", corrupt)
+    proc = one_stage(6, tmp, exp, tiny_whisper)
+    assert proc.returncode == 0, proc.stderr
+    merged = exp / "merge" / "ties_ko-en+ja-en" / "model.pt"
+    before = merged.stat().st_mtime_ns
+    # retraining an input (a new latest.pth) re-merges; an unchanged rerun does not
+    assert "up to date" in one_stage(6, tmp, exp, tiny_whisper).stdout
+    assert merged.stat().st_mtime_ns == before
+    corrupt.write_bytes((tmp / "exp" / "asr_ft_ja-en" / "latest.pth").read_bytes())
+    assert one_stage(6, tmp, exp, tiny_whisper).returncode == 0
+    assert merged.stat().st_mtime_ns != before
+
+
+def test_corrupt_model_stops_decoding_naming_it(finished, tiny_whisper, tmp_path):
+    tmp, _ = finished
+    exp = tmp_path / "exp"
+    copy_models(tmp, exp)
+    corrupt = exp / "asr_ft_ko-en" / "latest.pth"
+    truncate(corrupt)
+    proc = one_stage(7, tmp, exp, tiny_whisper)
+    assert proc.returncode != 0
+    assert "job(s) failed" in proc.stderr and str(corrupt) in proc.stderr, proc.stderr
+    bad = exp / "decode" / "ft_ko-en" / "test_ko-en"
+    assert not (bad / "text").exists() and not (bad / ".done").exists()  # nothing half-written
+    # with the model whole again the stage finishes every model's hypotheses
+    shutil.copy(tmp / "exp" / "asr_ft_ko-en" / "latest.pth", corrupt)
+    proc = one_stage(7, tmp, exp, tiny_whisper)
+    assert proc.returncode == 0, proc.stderr
+    from espnet_cs_ext.utils.kaldi import read_table
+
+    ref = read_table(tmp / "data" / "test_ko-en" / "text")
+    for model in ("pretrained", "ft_ko-en", "ft_ja-en"):
+        assert read_table(exp / "decode" / model / "test_ko-en" / "text").keys() == ref.keys()
+
+
+def test_asr_args_reach_espnet_last_and_its_error_reaches_the_console(finished, tiny_whisper, tmp_path):
+    tmp, _ = finished
+    exp = tmp_path / "exp"
+    shutil.copytree(tmp / "exp" / "stats", exp / "stats")  # shape files: up to date, no collect_stats
+    proc = one_stage(5, tmp, exp, tiny_whisper, "--train_pairs", "ko-en", "--asr_args", "--no_such_option 1")
+    assert proc.returncode != 0
+    assert "unrecognized arguments: --no_such_option 1" in proc.stderr, proc.stderr
+    command = (exp / "asr_ft_ko-en" / "train.log").read_text().splitlines()[0]
+    assert command.endswith("--no_such_option 1")  # after the recipe's own options: it can override them
+    assert not (exp / "asr_ft_ko-en" / "latest.pth").exists() and not (exp / "asr_ft_ko-en" / ".done").exists()

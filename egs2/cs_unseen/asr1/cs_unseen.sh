@@ -38,6 +38,8 @@ mono_langs=""            # monolingual test sets test_mono_<lang> (forgetting ch
 utts_per_pair=""         # synthetic corpus size (empty: local/data.sh default)
 asr_config=conf/demo/train_pair.yaml
 asr_all_config=conf/demo/train_all.yaml
+asr_args=""              # extra ESPnet training options for every stage-5 run, last on the command line,
+                         # e.g. "--use_amp true" (GPU mixed precision: bf16 where the GPU has it, else fp16)
 st_config=conf/st/demo_train_st.yaml   # training config of the st_<pair> systems
 lors_grid_langs=""       # LoRS-Merging grid (arXiv 2502.17380 Tables 1-4) over these X->en languages, e.g. "de ja"
 lors_grid_methods=conf/lors_grid/methods.yaml  # merge settings of the grid (WA, TA, MP, SVP, LoRS)
@@ -294,7 +296,7 @@ if run_stage 5; then
     fi
     [ -f "${config}" ] || die "no training config ${config} for system ${sys}"
     tr=${datadir}/train_${pair}; dv=${datadir}/dev_${pair}; out=${expdir}/asr_${sys}
-    inputs=("${tr}" "${dv}" "${config}" "${whisper_model}" "${use_feats}")
+    inputs=("${tr}" "${dv}" "${config}" "${whisper_model}" "${use_feats}" "${asr_args}")
     texts=()
     if [ "${sys}" = asyncswitch ]; then  # stage A's code-switched text (local/data.sh writes it)
       for p in ${train_pairs}; do texts+=("${datadir}/synthetic/cs_text/${p}.txt"); done
@@ -314,7 +316,7 @@ if run_stage 5; then
       ${train_cmd} "${out}/asyncswitch.log" -- python -m espnet_cs_ext.bin.asyncswitch run \
         --out "${out}" --conf-dir "${asyncswitch_conf_dir}" --whisper-model "${whisper_model}" \
         $(printf -- '--text %s ' "${texts[@]}") --stats-dir "${stats}" --ratios 0.4 \
-        $([ "${asyncswitch_sweep}" = true ] && echo --sweep) --no-progress -- "${espnet_args[@]}"
+        $([ "${asyncswitch_sweep}" = true ] && echo --sweep) --no-progress -- "${espnet_args[@]}" ${asr_args}
       [ -f "${out}/latest.pth" ] || die "asyncswitch left no ${out}/latest.pth; see ${out}/asyncswitch.log"
       mark_done "${out}/.done" "${inputs[@]}"
       continue
@@ -335,7 +337,7 @@ if run_stage 5; then
     ${cmd} "${out}/train.log" -- "${run[@]}" "${common[@]}" "${extra[@]}" "${dist[@]}" \
       --output_dir "${out}" --resume true \
       --train_shape_file "${stats}/train/speech_shape" \
-      --valid_shape_file "${stats}/valid/speech_shape"
+      --valid_shape_file "${stats}/valid/speech_shape" ${asr_args}
     [ -f "${out}/latest.pth" ] || die "training of ${sys} left no ${out}/latest.pth; see ${out}/train.log"
     mark_done "${out}/.done" "${inputs[@]}"
   done
@@ -352,11 +354,15 @@ if run_stage 6; then
   fi
   python -m espnet_cs_ext.bin.plan_merges --config "${merge_list}" --expdir "${expdir}" \
     --base "${whisper_model}" --train_pairs "${train_pairs}" --systems "${systems[*]}" --out "${expdir}/merge"
-  while read -r name cfg; do
+  # "name config base model..." lines: a merge reruns when its config or an input model changed
+  while read -r name cfg inputs; do
     out=${expdir}/merge/${name}/model.pt
-    up_to_date "${expdir}/merge/${name}/.done" "${cfg}" && continue
+    for m in ${inputs}; do
+      [ -f "${m}" ] || die "merge ${name} needs ${m}, which does not exist; run stage 5 (or drop it from ${merge_config})"
+    done
+    if up_to_date "${expdir}/merge/${name}/.done" "${cfg}" ${inputs}; then log "  ${name}: up to date"; continue; fi
     ${train_cmd} "${expdir}/merge/${name}/merge.log" -- cs-merge "${cfg}" "${out}"
-    mark_done "${expdir}/merge/${name}/.done" "${cfg}"
+    mark_done "${expdir}/merge/${name}/.done" "${cfg}" ${inputs}
   done < "${merged_list}"
 fi
 
