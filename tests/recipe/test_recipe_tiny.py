@@ -146,6 +146,20 @@ def test_missing_test_set_stops_with_its_name(finished, tiny_whisper):
     assert f"data dir {tmp / 'data'}/test_zz-yy is missing" in proc.stderr
 
 
+@pytest.mark.parametrize("test_sets, message", [
+    # ESPnet's --test_sets names data dirs: test_<pair> is a pair, test_mono_<lang> a language
+    ("test_ko-en test_zz-yy", "data dir {data}/test_zz-yy is missing"),
+    ("test_ko-en test_mono_zz", "data dir {data}/test_mono_zz is missing"),
+    ("test_ko-en dev_ko-en", "--test_sets: 'dev_ko-en' is neither test_<pair> (e.g. test_ko-ja) nor test_mono_<lang>"),
+    ("test_st_de-en", "--test_sets test_st_de-en: speech-translation test sets come with --st_pairs de-en"),
+])
+def test_test_sets_are_mapped_or_refused(finished, tiny_whisper, tmp_path, test_sets, message):
+    tmp, _ = finished
+    proc = one_stage(7, tmp, tmp_path / "exp", tiny_whisper, "--test_sets", test_sets)
+    assert proc.returncode != 0
+    assert message.format(data=tmp / "data") in proc.stderr, proc.stderr
+
+
 def test_stage9_mav_figures_are_linked_from_results(finished):
     tmp, _ = finished
     text = (tmp / "RESULTS.md").read_text()

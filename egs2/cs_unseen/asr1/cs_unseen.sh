@@ -12,7 +12,7 @@
 set -euo pipefail
 
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
-die() { log "ERROR: $*" >&2; exit 1; }
+die() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) ERROR: $*" >&2; exit 1; }  # the caller's line
 
 # Options (all settable as --name value).
 stage=1
@@ -27,6 +27,8 @@ gpu_inference=false      # decode on cuda
 whisper_model=base       # any spec espnet_cs_ext.whisper accepts
 train_pairs="ko-en ja-en de-en"
 test_pairs="ko-en ja-en de-en ko-ja ko-de"
+test_sets=""             # ESPnet's name: data dirs to evaluate, "test_<pair> ... test_mono_<lang> ...";
+                         # when given, it replaces --test_pairs and --mono_langs
 train_all=true           # also train one model on all seen pairs (ERM)
 dg_algorithms=""         # DG systems on all seen pairs, e.g. "fish fishr gga_l" (espnet_cs_ext.dg)
 dg_config_dir=conf/dg    # <dir>/train_<algorithm>.yaml per DG system
@@ -71,6 +73,19 @@ while [ $# -gt 0 ]; do
   grep -qE "^${name}=" "$0" || die "unknown option --${name} (see --help)"
   printf -v "${name}" '%s' "${value}"
 done
+
+if [ -n "${test_sets}" ]; then  # the data-dir names ESPnet recipes take, mapped onto pairs and languages
+  test_pairs=""; mono_langs=""
+  for s in ${test_sets}; do
+    case "${s}" in
+      test_mono_*) mono_langs="${mono_langs} ${s#test_mono_}" ;;
+      test_st_*) die "--test_sets ${s}: speech-translation test sets come with --st_pairs ${s#test_st_} (which also trains st_${s#test_st_})" ;;
+      test_?*-?*) test_pairs="${test_pairs} ${s#test_}" ;;
+      *) die "--test_sets: '${s}' is neither test_<pair> (e.g. test_ko-ja) nor test_mono_<lang> (e.g. test_mono_en)" ;;
+    esac
+  done
+  test_pairs=${test_pairs# }; mono_langs=${mono_langs# }
+fi
 
 . ./path.sh
 . ./cmd.sh
@@ -160,7 +175,7 @@ fi
 
 for d in "${all_sets[@]}"; do
   if [ "${stage}" -gt 1 ] && [ ! -f "${d}/wav.scp" ]; then
-    die "data dir ${d} is missing (listed by --train_pairs/--test_pairs); run stage 1"
+    die "data dir ${d} is missing (listed by --train_pairs/--test_pairs/--test_sets); run stage 1"
   fi
 done
 
