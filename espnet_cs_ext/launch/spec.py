@@ -82,17 +82,25 @@ class JobSpec:
         return re.sub(r"[^A-Za-z0-9_.-]", "_", stem) or "job"
 
 
-def read_exit(log: Path) -> Tuple[Optional[str], Optional[int]]:
-    """(first line, exit code from the last line) of a task log; None where absent."""
+def _head_and_tail(log: Path) -> Optional[Tuple[str, List[str]]]:
+    """(first line, lines of the last 4 KiB) of a task log, or None if it does not exist.
+    Only the tail is read: logs of long trainings are large."""
     try:
         with open(log, "rb") as f:
             first = f.readline().decode("utf-8", "replace")
             f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - 4096))
-            tail = f.read().decode("utf-8", "replace").splitlines()
+            f.seek(max(0, f.tell() - 4096))
+            return first, f.read().decode("utf-8", "replace").splitlines()
     except FileNotFoundError:
+        return None
+
+
+def read_exit(log: Path) -> Tuple[Optional[str], Optional[int]]:
+    """(first line, exit code from the last line) of a task log; None where absent."""
+    read = _head_and_tail(log)
+    if read is None:
         return None, None
+    first, tail = read
     last = tail[-1] if tail else ""
     m = _EXIT.match(last.strip())
     return first, (int(m.group(1)) if m else None)
@@ -113,14 +121,10 @@ def last_output_line(log: Path) -> Optional[str]:
 
     Launcher lines (`# <command>`, `# exit N`, `# slurm job ...`) are skipped.
     """
-    try:
-        with open(log, "rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - 4096))
-            tail = f.read().decode("utf-8", "replace").splitlines()
-    except FileNotFoundError:
+    read = _head_and_tail(log)
+    if read is None:
         return None
-    for line in reversed(tail):
+    for line in reversed(read[1]):
         text = line.strip()
         if text and not text.startswith("# "):
             return text[:300]
