@@ -91,9 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--out", required=True, help="output dir for the data dirs")
         c.add_argument("--seed", type=int, default=0, help="seed for the train/dev/test split")
         c.add_argument("--split", default="0.8,0.1,0.1", help="train,dev,test fractions where the corpus has no split")
+        if name in ("koja", "hike", "csfleurs"):
+            from espnet_cs_ext.data.hub import DEFAULT_REVISIONS
+            c.add_argument("--revision", default=None,
+                           help=f"Hub revision (commit, tag or branch) for hf:// ids (default: "
+                                f"{DEFAULT_REVISIONS[name][1]}); recorded in info.json with the commit read")
+        if name == "hike":
+            c.add_argument("--text-field", default="text_normalized", choices=["text_normalized", "text"],
+                           help="reference column: text_normalized (what HiKE scores against) or the raw text")
         if name == "csfleurs":
             c.add_argument("--subset", default="read", help="read | xtts | mms (comma-separated)")
-            c.add_argument("--pairs", default="", help="pair filter, e.g. deu-eng,cmn-eng (default: all)")
+            c.add_argument("--pairs", default="", help="pair filter, e.g. deu-eng,cmn-eng (default: all); "
+                                                      "only their files are downloaded")
     return p
 
 
@@ -200,6 +209,10 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     kwargs = {"seed": args.seed, "split": _csv(args.split)}
     if args.cmd == "csfleurs":
         kwargs.update(subsets=_csv(args.subset), pairs=_csv(args.pairs))
+    if args.cmd == "hike":
+        kwargs.update(text_field=args.text_field)
+    if args.cmd in ("koja", "hike", "csfleurs"):
+        kwargs.update(revision=args.revision)
     dirs = get_preparer(args.cmd)(args.corpus_dir, args.out, **kwargs)
     for name, d in sorted(dirs.items()):
         print(f"{name}: {d}")

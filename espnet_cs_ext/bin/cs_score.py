@@ -1,7 +1,7 @@
 """cs-score: Mixed Error Rate of a hypothesis `text` file against a reference `text` file.
 
     cs-score --ref data/test/text --hyp exp/asr/decode_test/text --out exp/asr/decode_test/score_mer \\
-             [--preset default|hike|hike_script|none]
+             [--preset default|hike|hike_script|none] [--loanwords data/test_hike/utt2loanwords]
     cs-score --metric bleu --ref data/test_st_de-en/text --hyp .../text --out DIR [--tokenize 13a]
     python -m espnet_cs_ext.bin.cs_score ...   # the same
 
@@ -30,6 +30,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="default", choices=sorted(PRESETS),
                    help="normalisation/tokenisation/headline preset (default: %(default)s)")
     p.add_argument("--list-presets", action="store_true", help="describe every preset and exit")
+    p.add_argument("--loanwords", default=None,
+                   help="utt2loanwords table (cs-prepare hike writes it): HiKE's loanword step, applied to "
+                        "reference and hypothesis before normalisation")
     p.add_argument("--metric", default="mer", choices=["mer", "bleu"],
                    help="mer: Mixed Error Rate (ASR); bleu: sacreBLEU BLEU + chrF (speech translation)")
     p.add_argument("--tokenize", default=None,
@@ -51,7 +54,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         return _bleu(args)
     if args.tokenize is not None:
         raise CsExtError("--tokenize applies to --metric bleu only")
-    res = score_files(args.ref, args.hyp, args.out, preset=args.preset)
+    res = score_files(args.ref, args.hyp, args.out, preset=args.preset, loanwords=args.loanwords)
     mer = res["mer"]
     print(f"{PROG}: {args.hyp} vs {args.ref} -> {args.out}: MER ({res['mer_is']}, preset {args.preset}) = "
           + ("n/a" if mer is None else f"{100 * mer:.2f} %")
@@ -61,6 +64,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
 def _bleu(args) -> int:
     from ..scoring.bleu import DEFAULT_TOKENIZE, score_bleu_files
+    if args.loanwords is not None:
+        raise CsExtError("--loanwords applies to --metric mer only")
     if args.preset != "default":
         raise CsExtError("--preset applies to --metric mer only (BLEU uses sacreBLEU's settings, see --tokenize)")
     res = score_bleu_files(args.ref, args.hyp, args.out, tokenize=args.tokenize or DEFAULT_TOKENIZE)

@@ -19,12 +19,12 @@ from typing import Dict
 
 from .datadir import write_split_dirs
 from .koja import load_rows, rows_to_utts
-from .sources import resolve_source
+from .hub import open_repo
 
 
 def prepare_kode(corpus_dir: str | os.PathLike, output_dir: str | os.PathLike, seed: int = 0,
                  split=None) -> Dict[str, Path]:
-    root = resolve_source(corpus_dir, "kode")
+    root = open_repo(corpus_dir, "kode")
     out = Path(output_dir)
     utts = rows_to_utts(load_rows(root, "kode"), "kode", "ko-de", out)
     return write_split_dirs(out, "kode", utts, {u.utt_id: "test" for u in utts},

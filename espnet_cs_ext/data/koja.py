@@ -1,31 +1,34 @@
 """Korean-Japanese code-switching speech (thetaone-ai/Korean-Japanese-Code-Switching-Speech,
 Apache-2.0, ~450 utterances, 2 speakers): the unseen-pair ko-ja evaluation set.
 
+    cs-prepare koja hf://thetaone-ai/Korean-Japanese-Code-Switching-Speech --out data/raw [--revision R]
     cs-prepare koja /path/to/copy --out data/raw
-    cs-prepare koja hf://thetaone-ai/Korean-Japanese-Code-Switching-Speech --out data/raw
 
-The exact column names of this repo were not published when this was written, so
-the reader detects them. Supported layouts (first match wins):
+Which layout is read: the Hub serves this repo as a parquet export (revision
+`refs/convert/parquet`, files `<config>/<split>/NNNN.parquet`), the default revision
+for hf:// ids (`hub.DEFAULT_REVISIONS`); its column names were not published where
+this could be checked, so the reader detects them. Supported layouts (first match wins):
   1. parquet files anywhere under the dir (HF `data/<split>-*.parquet`, or the
      `refs/convert/parquet` export), with an audio column (`audio`: {bytes, path})
   2. an audiofolder: `metadata.jsonl` / `metadata.csv` next to the audio, with a
      `file_name` column relative to that file
 Columns: transcript = first of text, transcription, transcript, sentence, label;
 id = first of id, sample_id, utt_id, file_name (else the row number); speaker =
-first of speaker, speaker_id, spk (optional). Anything else fails with a message
-listing the columns found. Output: `test_koja` (all rows are evaluation data),
-utt2category `ko-ja`, utt2lang by script counts (Hangul vs kana/kanji).
+first of speaker, speaker_id, spk (optional). Anything else fails with one line
+naming the file, the columns found and the ones expected. Output: `test_koja` (all
+rows are evaluation data), utt2category `ko-ja`, utt2lang by script counts (Hangul
+vs kana/kanji), info.json with the revision and commit read.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from ..utils.errors import CsExtError
 from .datadir import Utt, make_id, write_split_dirs
-from .sources import (AUDIO_EXT, MANIFEST_NAMES, audio_value_to_wav, find_parquet, pick, read_manifest, read_parquet,
-                      resolve_source)
+from .hub import RepoFiles, open_repo
+from .sources import AUDIO_EXT, MANIFEST_NAMES, audio_value_to_wav, pick, read_manifest, read_parquet
 from .text import clean_transcript, guess_matrix_language
 
 TEXT_COLS = ("text", "transcription", "transcript", "sentence", "label")
@@ -34,25 +37,29 @@ SPK_COLS = ("speaker", "speaker_id", "spk")
 AUDIO_COLS = ("audio", "file_name", "path", "audio_path")
 
 
-def load_rows(root: Path, name: str) -> List[tuple]:
+def load_rows(repo: RepoFiles, name: str) -> List[tuple]:
     """[(base dir for relative audio, row)] from parquet or an audiofolder manifest."""
-    files = find_parquet(root)
-    if files:
-        return [(f.parent, r) for f, r in read_parquet(files, name)]
+    names = repo.match("*.parquet")
+    if names:
+        return [(f.parent, r) for f, r in read_parquet(repo.get_many(names), name)]
+    listing = repo.list()
     for mname in MANIFEST_NAMES:
-        ms = sorted(root.rglob(mname))
-        if ms:
+        if any(p.rsplit("/", 1)[-1] == mname for p in listing):
+            # an audiofolder: the manifests name the audio beside them, so take the whole tree
+            paths = dict(zip(listing, repo.get_many(listing)))
+            ms = [paths[p] for p in listing if p.rsplit("/", 1)[-1] == mname]
             return [(m.parent, r) for m in ms for r in read_manifest(m, name)]
-    raise CsExtError(f"{name}: no parquet files and no {'/'.join(MANIFEST_NAMES)} under {root} "
+    raise CsExtError(f"{name}: no parquet files and no {'/'.join(MANIFEST_NAMES)} under {repo.provenance()['source']} "
                      f"(expected HF parquet with audio + text columns, or an audiofolder)")
 
 
 def rows_to_utts(rows: List[tuple], name: str, pair: str, out: Path) -> List[Utt]:
     if not rows:
         raise CsExtError(f"{name}: no rows found")
-    first = rows[0][1]
-    tcol = pick(first, TEXT_COLS, name, "transcript")
-    acol = pick(first, AUDIO_COLS, name, "audio")
+    base0, first = rows[0]
+    where = f"{name} ({base0})"
+    tcol = pick(first, TEXT_COLS, where, "transcript")
+    acol = pick(first, AUDIO_COLS, where, "audio")
     icol = pick(first, ID_COLS, name, "id", required=False)
     scol = pick(first, SPK_COLS, name, "speaker", required=False)
     utts: List[Utt] = []
@@ -70,9 +77,9 @@ def rows_to_utts(rows: List[tuple], name: str, pair: str, out: Path) -> List[Utt
 
 
 def prepare_koja(corpus_dir: str | os.PathLike, output_dir: str | os.PathLike, seed: int = 0,
-                 split=None) -> Dict[str, Path]:
-    root = resolve_source(corpus_dir, "koja")
+                 split=None, revision: Optional[str] = None) -> Dict[str, Path]:
+    repo = open_repo(corpus_dir, "koja", revision)
     out = Path(output_dir)
-    utts = rows_to_utts(load_rows(root, "koja"), "koja", "ko-ja", out)
+    utts = rows_to_utts(load_rows(repo, "koja"), "koja", "ko-ja", out)
     return write_split_dirs(out, "koja", utts, {u.utt_id: "test" for u in utts},
-                            info={"corpus": "koja", "source": str(corpus_dir)})
+                            info={"corpus": "koja", **repo.provenance()})

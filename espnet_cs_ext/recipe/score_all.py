@@ -9,7 +9,9 @@ Job list: one line per pair, whitespace-separated::
     REF_TEXT HYP_TEXT OUT_DIR METRIC
 
 METRIC is `bleu` (sacreBLEU BLEU + chrF) or `mer:<preset>` (Mixed Error Rate with a
-cs-score preset). OUT_DIR/.done records the inputs (hypothesis, reference, metric).
+cs-score preset). OUT_DIR/.done records the inputs (hypothesis, reference, metric, and
+the loanword table). A MER job whose reference dir holds `utt2loanwords` (HiKE, written by
+`cs-prepare hike`) gets HiKE's loanword step, as `cs-score --loanwords` does.
 """
 from __future__ import annotations
 
@@ -27,10 +29,16 @@ class ScoreJob(NamedTuple):
     out: str
     metric: str  # "bleu" or "mer:<preset>"
 
+    @property
+    def loanwords(self) -> "str | None":
+        """The reference dir's utt2loanwords, for MER jobs (HiKE's loanword step)."""
+        p = Path(self.ref).parent / "utt2loanwords"
+        return str(p) if self.metric != "bleu" and p.is_file() else None
+
     def marker_inputs(self) -> List[str]:
-        # the same inputs the recipe's per-pair markers always recorded
+        # the same inputs the recipe's per-pair markers always recorded (+ the loanword table)
         opts = "--metric bleu" if self.metric == "bleu" else f"--preset {self.metric[4:]}"
-        return [self.hyp, self.ref, opts]
+        return [self.hyp, self.ref, opts] + ([self.loanwords] if self.loanwords else [])
 
 
 def read_jobs(path: "str | os.PathLike") -> List[ScoreJob]:
@@ -64,7 +72,7 @@ def run_jobs(jobs: Iterable[ScoreJob], force: bool = False) -> List[ScoreJob]:
         if job.metric == "bleu":
             score_bleu_files(job.ref, job.hyp, job.out)
         else:
-            score_files(job.ref, job.hyp, job.out, preset=job.metric[4:])
+            score_files(job.ref, job.hyp, job.out, preset=job.metric[4:], loanwords=job.loanwords)
         mark_done(marker, job.marker_inputs())
         scored.append(job)
     return scored

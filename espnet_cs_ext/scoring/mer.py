@@ -18,7 +18,9 @@ add up to the totals.
 Empty references (after normalisation) are scored like any other utterance:
 their insertions count in the corpus numerator (as in sclite and jiwer), but
 per-utterance MER is undefined for them, so they are left out of the mean and
-reported separately (count, insertions, ids). No figure ever divides by zero:
+reported separately (count, insertions, ids) -- except in presets with
+`empty_refs_in_mean` (``hike``), where each counts in the mean with its
+insertion count as its MER (1 insertion = 100 %), as HiKE's jiwer call does. No figure ever divides by zero:
 a rate over zero reference tokens is `None`.
 """
 from __future__ import annotations
@@ -110,6 +112,7 @@ class MerAccumulator:
 
     def __init__(self, preset: "str | Preset" = "default", keep_utts: bool = True) -> None:
         self.preset = get_preset(preset)
+        self._empty_in_mean = self.preset.empty_refs_in_mean
         self._ref_tokens = self.preset.ref_pipeline
         self._hyp_tokens = self.preset.hyp_pipeline
         self._label = ScriptLabeller()
@@ -221,6 +224,9 @@ class MerAccumulator:
                 status = "empty_ref"
             self.empty_ref_ids.append(utt_id)
             self.empty_ref_ins += ins
+            if self._empty_in_mean:
+                self.mer_sum += ins
+                self.n_mer += 1
         if not (want or self.keep_utts):
             return None
         u = _new_tuple(UttResult, (utt_id, status, " ".join(ref), " ".join(hyp), n, len(hyp), sub, dele, ins))

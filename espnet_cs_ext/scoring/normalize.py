@@ -10,7 +10,8 @@ as whisper's normalizers and jiwer's transforms do. The named pipelines in
     2. casefold (``Straße`` -> ``strasse``).
     3. apostrophe look-alikes (’ ‘ ‛ ʼ ` ´) become ``'``.
     4. English contractions expanded (``CONTRACTIONS``: won't, can't, let's,
-       n't, 're, 's, 'd, 'll, 't, 've, 'm; the same list HiKE uses through jiwer).
+       n't, 're, 's, 'd, 'll, 't, 've, 'm; the same list HiKE uses through jiwer),
+       in one left-to-right pass (differs from jiwer only on overlapping matches).
     5. Kaldi non-words -- anything in ``<...>`` or ``[...]`` such as ``<unk>``,
        ``[noise]`` -- become a space.
     6. punctuation = every character of Unicode general category P* (ASCII
@@ -23,7 +24,8 @@ as whisper's normalizers and jiwer's transforms do. The named pipelines in
 
 ``hike_hyp`` -- HiKE's hypothesis normalisation (``normalize_text`` in HiKE's
 ``src/utils.py``, built from jiwer transforms), reproduced step by step:
-    ``str.lower``; contractions as above; Kaldi non-words deleted (no space);
+    ``str.lower``; contractions as above but applied pattern after pattern
+    (`expand_contractions_sequential`, jiwer's order); Kaldi non-words deleted (no space);
     an em dash between two word characters becomes a space; every P* character
     deleted (no space); ASCII whitespace becomes a space; whitespace collapsed;
     stripped. No NFKC.
@@ -90,9 +92,12 @@ _APOSTROPHE_LOOKALIKES = "\u2019\u2018\u201b\u02bc`\u00b4"
 _has_apostrophe_lookalike = re.compile(f"[{_APOSTROPHE_LOOKALIKES}]").search
 unify_apostrophes = Sub(f"[{_APOSTROPHE_LOOKALIKES}]", "'", "unify_apostrophes")
 
-# Ordered as HiKE/jiwer apply them one after another. Because no replacement
-# contains an apostrophe, one left-to-right pass over the alternation gives the
-# same text as the sequential substitutions (checked against jiwer in the tests).
+# In the order jiwer's ExpandCommonEnglishContractions (and so HiKE) applies them,
+# one pattern after another over the whole string. `expand_contractions` does one
+# left-to-right pass over the alternation instead: the same text except where
+# matches overlap (``you'llet's``: sequential -> ``you willet us``, one pass ->
+# ``you willet is``); `expand_contractions_sequential` is jiwer's order, used by
+# the `hike_hyp` pipeline.
 CONTRACTIONS: Tuple[Tuple[str, str], ...] = (
     ("won't", "will not"), ("can't", "can not"), ("let's", "let us"),
     ("n't", " not"), ("'re", " are"), ("'s", " is"), ("'d", " would"),
@@ -107,6 +112,15 @@ def expand_contractions(s: str) -> str:
     if "'" not in s:
         return s
     return _CONTRACTION_RE.sub(lambda m: _CONTRACTION_MAP[m.group(0)], s)
+
+
+def expand_contractions_sequential(s: str) -> str:
+    """`CONTRACTIONS` applied one after another over the whole string, as jiwer does."""
+    if "'" not in s:
+        return s
+    for k, v in CONTRACTIONS:
+        s = s.replace(k, v)
+    return s
 
 
 _KALDI_NONWORD = r"[<\[][^>\]]*[>\]]"
@@ -230,7 +244,7 @@ def default_normalize(s: str) -> str:
 
 
 DEFAULT = default_normalize
-HIKE_HYP = Compose(lower, expand_contractions, hike_remove_kaldi_nonwords, hike_em_dash,
+HIKE_HYP = Compose(lower, expand_contractions_sequential, hike_remove_kaldi_nonwords, hike_em_dash,
                    RemovePunctuation("", default_rules=False), hike_whitespace)
 
 NORMALIZERS: Dict[str, Normalizer] = {

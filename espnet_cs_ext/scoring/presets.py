@@ -6,12 +6,14 @@ in result.json. Add a preset by adding one `Preset` entry to `PRESETS`.
 ``hike`` reproduces HiKE's scoring (src/utils.py ``normalize_text`` on the
 hypothesis, src/metrics/mer.py on both sides, ``np.mean`` of the per-utterance
 MER in src/main.py); tests check it against that pipeline rebuilt from jiwer's
-transforms, including HiKE's own worked example (41.18 %). Two things are not
-part of it: HiKE's optional loanword substitution (``replace_loanword``, driven
-by the dataset's ``loanwords`` column: apply it to the texts before scoring),
-and utterances whose reference is empty, which HiKE's jiwer 4 call would score
-as (number of insertions) x 100 % inside the mean; here they are left out of
-the mean and reported (HiKE's test set has none).
+transforms, including HiKE's own worked example (41.18 %). Its mean is over
+*all* utterances, as HiKE's ``np.mean``: an empty reference scores its
+insertion count x 100 % there (what jiwer 4 returns), where the other presets
+leave empty references out of the mean (and report them). HiKE's loanword step
+(``replace_loanword``: the dataset's ``loanwords`` list substituted in both the
+prediction and the reference before normalisation) is not a preset but an input:
+``cs-score --preset hike --loanwords data/test_hike/utt2loanwords`` (see
+`loanwords`); the recipe's stage 8 passes it when the test dir has one.
 """
 from __future__ import annotations
 
@@ -31,8 +33,10 @@ class Preset:
     """One way of scoring. `ref_norm`/`hyp_norm` name `NORMALIZERS`, `tokenizer` names `TOKENIZERS`.
 
     `headline` says which figure result.txt/JSON calls "MER": ``corpus`` (errors summed
-    over utterances / reference tokens) or ``mean_utt`` (mean of per-utterance MER over
-    utterances with a non-empty reference). Both are always reported.
+    over utterances / reference tokens) or ``mean_utt`` (mean of per-utterance MER).
+    Both are always reported. `empty_refs_in_mean`: the mean includes utterances whose
+    reference is empty, each scoring its insertion count (HiKE, jiwer 4); otherwise
+    they are left out of it (their MER is undefined).
     """
 
     name: str
@@ -42,6 +46,7 @@ class Preset:
     tokenizer: str
     headline: str
     source: str = ""
+    empty_refs_in_mean: bool = False
 
     def __post_init__(self) -> None:
         for field, value, known in (("ref_norm", self.ref_norm, NORMALIZERS), ("hyp_norm", self.hyp_norm, NORMALIZERS),
@@ -73,7 +78,7 @@ class Preset:
     def as_dict(self) -> dict:
         return {"name": self.name, "description": self.description, "ref_norm": self.ref_norm,
                 "hyp_norm": self.hyp_norm, "tokenizer": self.tokenizer, "headline": self.headline,
-                "source": self.source}
+                "empty_refs_in_mean": self.empty_refs_in_mean, "source": self.source}
 
 
 _HIKE_URL = "https://github.com/ThetaOne-AI/HiKE (src/utils.py normalize_text, src/metrics/mer.py)"
@@ -87,14 +92,14 @@ PRESETS: Dict[str, Preset] = {p.name: p for p in [
            "HiKE as published: hypothesis normalised (lowercase, contractions, Kaldi non-words, "
            "em dash, punctuation), reference used as given (HiKE ships it normalised); one token "
            "per Hangul syllable, whitespace words otherwise (kana/Han NOT split); mean of "
-           "per-utterance MER",
+           "per-utterance MER over all utterances (an empty reference scores its insertions)",
            ref_norm="none", hyp_norm="hike_hyp", tokenizer="hangul", headline="mean_utt",
-           source=_HIKE_URL),
+           source=_HIKE_URL, empty_refs_in_mean=True),
     Preset("hike_script",
            "HiKE's normalisation and mean-of-utterance MER, but script tokens (kana/Han per "
            "character, CS-FLEURS convention): for ja/zh pairs scored the HiKE way",
            ref_norm="none", hyp_norm="hike_hyp", tokenizer="script", headline="mean_utt",
-           source=_HIKE_URL),
+           source=_HIKE_URL, empty_refs_in_mean=True),
     Preset("none",
            "no normalisation on either side; script tokens; corpus MER",
            ref_norm="none", hyp_norm="none", tokenizer="script", headline="corpus"),

@@ -103,14 +103,17 @@ def format_result_txt(summary: dict, ref: str = "", hyp: str = "") -> str:
         f"MER (corpus)  = {_fmt_rate(s['corpus_mer'])}   errors summed over utterances / reference tokens"
         f" = {s['err']} / {n_wrd}" + ("   <- headline" if head == "corpus" else ""),
         f"MER (mean utt)= {_fmt_rate(s['mean_utt_mer'])}   mean of per-utterance MER over "
-        f"{s['num_utts_in_mean']} utterances with a non-empty reference"
+        f"{s['num_utts_in_mean']} utterances"
+        + (" (empty references count their insertions, as HiKE)" if p.get("empty_refs_in_mean")
+           else " with a non-empty reference")
         + ("   <- headline" if head == "mean_utt" else ""),
         f"S/D/I         = {s['sub']} / {s['del']} / {s['ins']}   correct {s['corr']}   "
         f"hypothesis tokens {s['num_hyp_tokens']}",
     ]
     er = s["empty_refs"]
     lines.append(f"empty references: {er['count']} utterance(s), {er['insertions']} insertion(s) "
-                 "(counted in corpus MER, left out of the mean)"
+                 + ("(counted in corpus MER and in the mean)" if p.get("empty_refs_in_mean")
+                    else "(counted in corpus MER, left out of the mean)")
                  + (f": {_ids_preview(er['ids'])}" if er["count"] else ""))
     mh = s["missing_hyps"]
     lines.append(f"missing hypotheses: {mh['count']} utterance(s) scored as full deletions"
@@ -123,7 +126,10 @@ def format_per_utt(acc: MerAccumulator) -> str:
     out = ["\t".join(PER_UTT_COLUMNS)]
     for u in acc.utts:
         ops, r, h = u.alignment()
-        mer = "NA" if u.n_ref == 0 else f"{u.err / u.n_ref:.4f}"
+        if u.n_ref:
+            mer = f"{u.err / u.n_ref:.4f}"
+        else:  # undefined, unless the preset scores it as HiKE does (its insertions)
+            mer = f"{u.ins:.4f}" if acc.preset.empty_refs_in_mean else "NA"
         out.append(f"{u.utt_id}\t{u.status}\t{u.n_ref}\t{u.n_hyp}\t{u.corr}\t{u.sub}\t{u.dele}\t{u.ins}\t"
                    f"{u.err}\t{mer}\t{ops}\t{' '.join(r)}\t{' '.join(h)}")
     return "\n".join(out) + "\n"
@@ -147,16 +153,25 @@ def write_outputs(acc: MerAccumulator, out_dir: "str | os.PathLike", ref: str = 
 
 
 def score_files(ref: "str | os.PathLike", hyp: "str | os.PathLike", out_dir: "str | os.PathLike",
-                preset: "str | Preset" = "default") -> dict:
+                preset: "str | Preset" = "default", loanwords: "str | os.PathLike | None" = None) -> dict:
     """Score Kaldi `text` files; write out_dir/{result.txt,result.json,per_utt.tsv}; return result.json's dict.
 
+    `loanwords`: a utt2loanwords table (HiKE's step, see `loanwords`), substituted in
+    both texts before normalisation; result.json names it under ``loanwords``.
     Raises CsExtError (naming file and line) for non-UTF-8 input, duplicate ids, a
-    line without an id, or hypothesis ids that are not in the reference.
+    line without an id, or hypothesis (or loanword) ids that are not in the reference.
     """
     preset = get_preset(preset)
     if Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise CsExtError(f"{out_dir}: exists and is not a directory")
     refs = read_table(ref)
     hyps = read_table(hyp)
+    extra = None
+    if loanwords is not None:
+        from .loanwords import apply_loanwords, check_ids, read_loanwords
+        table = read_loanwords(loanwords)
+        check_ids(table, refs, str(loanwords), str(ref))
+        refs, hyps = apply_loanwords(refs, table), apply_loanwords(hyps, table)
+        extra = {"loanwords": {"file": str(loanwords), "utts_with_loanwords": sum(1 for v in table.values() if v)}}
     acc = score_tables(refs, hyps, preset, hyp_name=str(hyp), ref_name=str(ref))
-    return write_outputs(acc, out_dir, str(ref), str(hyp))
+    return write_outputs(acc, out_dir, str(ref), str(hyp), extra=extra)

@@ -57,7 +57,7 @@ def test_hike(tmp_path: Path):
     dirs = prepare_hike(make_hike(tmp_path / "HiKE"), tmp_path / "out")
     assert list(dirs) == ["test_hike"]
     d = dirs["test_hike"]
-    check_dir(d, {f"hike-{s}": t for s, t, _ in HIKE_ROWS}, "ko-en",
+    check_dir(d, {f"hike-{s}": t.lower() for s, t, _ in HIKE_ROWS}, "ko-en",
               langs={"hike-hike_0001": "ko", "hike-hike_0002": "ko", "hike-hike_0003": "ko"},
               durs={"hike-hike_0001": 1.0, "hike-hike_0002": 2.0, "hike-hike_0003": 3.0})
     assert read_table(d / "utt2cs_level") == {f"hike-{s}": lvl for s, _, lvl in HIKE_ROWS}
@@ -66,38 +66,11 @@ def test_hike(tmp_path: Path):
     assert (info.samplerate, info.channels) == (16000, 1)
 
 
-def test_hike_via_hub_download_path(tmp_path: Path, monkeypatch):
-    """hf:// ids go through huggingface_hub.snapshot_download, then the same reader."""
-    import huggingface_hub
-    local = make_hike(tmp_path / "cache")
-    calls = []
-
-    def fake_snapshot_download(repo_id, repo_type):
-        calls.append((repo_id, repo_type))
-        return str(local)
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    from espnet_cs_ext.data.hike import prepare_hike
-    dirs = prepare_hike("hf://thetaone-ai/HiKE", tmp_path / "out")
-    assert calls == [("thetaone-ai/HiKE", "dataset")]
-    assert len(read_table(dirs["test_hike"] / "text")) == 3
-
-
-def test_hub_download_failure_is_one_clear_line(tmp_path: Path, monkeypatch):
-    import huggingface_hub
-
-    def offline(repo_id, repo_type):
-        raise OSError("We couldn't connect to 'https://huggingface.co'")
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
-    from espnet_cs_ext.data.hike import prepare_hike
-    with pytest.raises(CsExtError, match="could not download hf://thetaone-ai/HiKE.*pass the local directory"):
-        prepare_hike("hf://thetaone-ai/HiKE", tmp_path / "out")
-
-
 def test_hike_wrong_layout_names_what_was_expected(tmp_path: Path):
     from espnet_cs_ext.data.hike import prepare_hike
     write_parquet(tmp_path / "h" / "data" / "test-0.parquet", [{"audio": {"bytes": wav_bytes(), "path": "a.wav"},
                                                                  "sentence": "x", "sample_id": "1"}])
-    with pytest.raises(CsExtError, match="no 'text' column \\(found audio, sentence, sample_id"):
+    with pytest.raises(CsExtError, match="no 'text_normalized' column \\(found audio, sentence, sample_id"):
         prepare_hike(tmp_path / "h", tmp_path / "out")
     (tmp_path / "empty").mkdir()
     with pytest.raises(CsExtError, match="no parquet files under .*expected data/test-\\*.parquet"):
@@ -191,7 +164,8 @@ def test_csfleurs_read_all_pairs_and_filter(tmp_path: Path):
     check_dir(dirs["test_csfleurs_read_zh-en"], {"csfleurs-zh-en-spk_c-12-spk_c_12": "我们明天有一个 meeting。"}, "zh-en")
     only = prepare_csfleurs(root, tmp_path / "out2", subsets=["read", "xtts"], pairs=["deu-eng"])
     assert sorted(only) == ["test1_csfleurs_xtts_de-en", "test_csfleurs_read_de-en"]
-    with pytest.raises(CsExtError, match="no rows of pair\\(s\\) ko-en"):
+    with pytest.raises(CsExtError, match="subset 'read' has no pair\\(s\\) kor-eng \\(ko-en\\); it has: "
+                                         "deu-eng \\(de-en\\), cmn-eng \\(zh-en\\)"):
         prepare_csfleurs(root, tmp_path / "out3", pairs=["kor-eng"])
     with pytest.raises(CsExtError, match="no mms/\\*\\*/metadata.jsonl"):
         prepare_csfleurs(root, tmp_path / "out4", subsets=["mms"])

@@ -116,17 +116,18 @@ def test_mer_table(name, ref, hyp, preset, mer, S, D, I):
 def test_corpus_vs_mean_and_headline():
     # utt a: x vs y -> 1 error / 1 token (MER 1.0); utt b: 4 tokens all right (0.0)
     # corpus = 1 / 5 = 0.2; mean = (1.0 + 0.0) / 2 = 0.5; an empty-ref utt with 1 insertion
-    # adds 1 to the corpus numerator (2 / 5) and is left out of the mean.
+    # adds 1 to the corpus numerator (2 / 5); default leaves it out of the mean, hike (as
+    # HiKE's np.mean over jiwer 4's wer) counts it as MER 1.0: (1 + 0 + 1) / 3.
     refs, hyps = ["x", "a b c d", ""], ["y", "a b c d", "uh"]
-    for preset, headline in [("default", 0.4), ("hike", 0.5)]:
+    for preset, mean, n_mean, headline in [("default", 0.5, 2, 0.4), ("hike", 2 / 3, 3, 2 / 3)]:
         acc = MerAccumulator(preset)
         acc.add_many(refs, hyps, ["a", "b", "e"])
         s = acc.summary()
         assert s["corpus_mer"] == pytest.approx(0.4)
-        assert s["mean_utt_mer"] == pytest.approx(0.5)
+        assert s["mean_utt_mer"] == pytest.approx(mean)
         assert s["mer"] == pytest.approx(headline)
         assert s["empty_refs"] == {"count": 1, "insertions": 1, "ids": ["e"]}
-        assert s["num_utts_in_mean"] == 2
+        assert s["num_utts_in_mean"] == n_mean
 
 
 def test_all_empty_references_never_divide_by_zero():
