@@ -177,6 +177,27 @@ def plot(results, systems, seen, unseen, out: Path) -> None:
     plt.close(fig)
 
 
+def data_revisions(datadir: Path, names: Sequence[str]) -> str:
+    """`test_ko-en: thetaone-ai/HiKE@<commit>, ...` from each set's info.json (written by the hub
+    loaders; a pair-sets alias points at its source dir through `alias_of`)."""
+    out = []
+    for name in names:
+        d = datadir / name
+        for _ in range(2):  # the dir itself, then the dir it is an alias of
+            try:
+                info = json.loads((d / "info.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                break
+            if "alias_of" in info:
+                d = d.parent / info["alias_of"]
+                continue
+            if info.get("repo") or info.get("commit"):
+                where = info.get("repo") or info.get("source", "")
+                out.append(f"{name}: {where}@{info.get('commit') or info.get('revision')}")
+            break
+    return ", ".join(out)
+
+
 def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems: Sequence[str],
                  train_pairs: Sequence[str], test_pairs: Sequence[str], out: str | os.PathLike,
                  whisper_model: str = "", st_pairs: Sequence[str] = (), mono_langs: Sequence[str] = (),
@@ -204,6 +225,9 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
     used += [f"test_{x}" for x in mono]
     sizes = ", ".join(f"{name} {_count(datadir / name / 'text')}" for name in used
                       if (datadir / name / "text").is_file())
+    revisions = data_revisions(datadir, used)
+    if revisions:
+        lines.append(f"- hub data revisions: {revisions}")
     lines += [f"- utterances: {sizes}", "",
               "## Mixed Error Rate (Table 1 layout)", "",
               "MER as a fraction, lower is better; averages are unweighted means over pairs."

@@ -292,3 +292,15 @@ def test_koja_wrong_columns_lists_found_and_expected(tmp_path: Path):
     with pytest.raises(CsExtError, match="koja \\(.*default/train\\): no transcript column \\(looked for text, "
                                          "transcription, transcript, sentence, label; found audio, utterance, gender\\)"):
         prepare_koja(tmp_path / "k", tmp_path / "out")
+
+
+def test_results_environment_names_the_hub_commit(tmp_path: Path, monkeypatch):
+    """RESULTS.md's environment lists the commit each hub test set was read at (through pair-sets aliases)."""
+    FakeHub(make_hike(tmp_path / "remote"), monkeypatch)
+    from espnet_cs_ext.data.hike import prepare_hike
+    from espnet_cs_ext.data.pairsets import make_pair_sets
+    from espnet_cs_ext.recipe.report import data_revisions
+    prepare_hike("hf://thetaone-ai/HiKE", tmp_path / "data")
+    make_pair_sets(tmp_path / "data")
+    assert data_revisions(tmp_path / "data", ["test_ko-en", "test_hike", "test_none"]) == \
+        f"test_ko-en: thetaone-ai/HiKE@{COMMIT}, test_hike: thetaone-ai/HiKE@{COMMIT}"

@@ -117,6 +117,7 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
         fi
         extra=()
         [ "${corpus}" = csfleurs ] && [ -n "${csfleurs_pairs}" ] && extra=(--pairs "${csfleurs_pairs}")
+        rev=${var}_REVISION; [ -n "${!rev:-}" ] && extra+=(--revision "${!rev}")
         log "  ${corpus}: ${path} -> ${raw}"
         ${prep} "${corpus}" "${path}" --out "${raw}" --seed "${seed}" "${extra[@]}"
         touch "${raw}/.${corpus}.done"
