@@ -10,7 +10,7 @@ combinations users select with one flag.
 Run it
 ------
     cs-score --ref data/test/text --hyp exp/asr/decode_test/text --out exp/asr/decode_test/score_mer
-    cs-score ... --preset hike          # HiKE's published rules
+    cs-score ... --preset hike --loanwords data/test_hike/utt2loanwords  # HiKE's published rules
     cs-score --list-presets
 
 writes ``result.txt`` (sclite-style summary; its ``Sum/Avg`` row is what ESPnet's
@@ -36,7 +36,8 @@ Python API
 Figures
 -------
 ``corpus_mer``  = (S + D + I summed over all utterances) / reference tokens.
-``mean_utt_mer`` = mean over utterances with a non-empty reference of (S+D+I)/N.
+``mean_utt_mer`` = mean over utterances with a non-empty reference of (S+D+I)/N
+(``hike`` presets: over all utterances, an empty reference scoring its insertions).
 ``mer`` is whichever the preset calls its headline (``default``: corpus;
 ``hike``: mean of utterances, as HiKE reports). Rates in result.json are
 fractions; result.txt shows percentages. Per-script breakdown: hits,
@@ -46,7 +47,8 @@ The breakdown is by *script*, not language: it separates Korean (hangul),
 Japanese (kana + han), Chinese (han) and Thai from English or German (latin),
 but cannot split de-en, whose two languages share the Latin script.
 Empty references (after normalisation) are counted and listed; their
-insertions count in the corpus figure, they are left out of the mean, and no
+insertions count in the corpus figure, they are left out of the mean (but for
+the ``hike`` presets), and no
 rate ever divides by zero (an undefined rate is ``null``/``n/a``).
 
 Alignment is rapidfuzz's Levenshtein ``editops``, the call jiwer 4 makes, so on
