@@ -49,15 +49,23 @@ def prepare_hike(corpus_dir: str | os.PathLike, output_dir: str | os.PathLike, s
         if c not in cols:
             raise CsExtError(f"hike: {files[0]} has no '{c}' column (found {', '.join(cols)}; expected {EXPECTED})")
     from ..scoring.loanwords import dump_loanwords, parse_loanwords
+    import pyarrow.parquet as pq
+    # Every row's loanwords are checked before any audio is written (no half-written output).
+    loanwords = {}
+    for f in files:
+        t = pq.read_table(f, columns=["sample_id", "loanwords"]).to_pylist()
+        for row in t:
+            uid = make_id("hike", row["sample_id"])
+            # NFC like the reference, so the substitution finds its Korean spelling there
+            pairs = parse_loanwords(row["loanwords"] or "[]", f"hike: {f}: {uid}")
+            loanwords[uid] = dump_loanwords([(nfc(k), nfc(e)) for k, e in pairs])
     out = Path(output_dir)
     utts = []
     for f, row in read_parquet(files, "hike"):
         uid = make_id("hike", row["sample_id"])
         wav, dur = audio_value_to_wav(row["audio"], f.parent, out / "audio" / "hike" / f"{uid}.wav", f"hike {uid}")
         text = clean_transcript(row[text_field] or "")
-        # NFC like the reference, so the substitution finds its Korean spelling there
-        pairs = parse_loanwords(row["loanwords"] or "[]", f"hike: {f}: {uid}")
-        extra = {"loanwords": dump_loanwords([(nfc(k), nfc(e)) for k, e in pairs])}
+        extra = {"loanwords": loanwords[uid]}
         if row.get("cs_level"):
             extra["cs_level"] = str(row["cs_level"])
         if row.get("category"):

@@ -1,9 +1,9 @@
 """Read corpus distributions: Hugging Face parquet, audiofolder manifests
 (metadata.jsonl / .csv / .tsv + audio files), Kaldi dirs, plain transcript lists.
 
-Hub-hosted corpora (`hf://owner/name`) are fetched with `huggingface_hub.snapshot_download`
-(in the pinned set) when online and then read exactly like a local copy, so the
-online and offline paths share one reader. We do not use the `datasets` library:
+Hub-hosted corpora (`hf://owner/name`: HiKE, CS-FLEURS, ko-ja) go through `hub.open_repo`,
+which downloads only the files a loader asks for, at a pinned revision, and reads a
+local copy through the same interface. We do not use the `datasets` library:
 with the pinned fsspec/huggingface_hub only datasets 2.14.4 resolves, and it fails to
 import with pyarrow >= 21 (`pyarrow.PyExtensionType` was removed). Parquet needs
 `pyarrow` (tested with 26.0.1).
@@ -24,19 +24,11 @@ MANIFEST_NAMES = ("metadata.jsonl", "metadata.csv", "metadata.tsv")
 
 
 def resolve_source(spec: str | os.PathLike, what: str) -> Path:
-    """A local dir, or `hf://owner/name` downloaded to the Hugging Face cache."""
+    """A local corpus dir (hub corpora use `hub.open_repo`)."""
     s = str(spec)
     if s.startswith("hf://"):
-        repo = s[len("hf://"):].strip("/")
-        try:
-            from huggingface_hub import snapshot_download
-        except ImportError:
-            raise CsExtError(f"{what}: downloading {s} needs huggingface_hub (pip install huggingface_hub)")
-        try:
-            return Path(snapshot_download(repo_id=repo, repo_type="dataset"))
-        except Exception as e:  # offline, gated, not found
-            raise CsExtError(f"{what}: could not download {s} ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-                             f"download it elsewhere and pass the local directory instead")
+        raise CsExtError(f"{what}: {s}: hf:// ids are read by hike, koja and csfleurs only; "
+                         f"pass a local directory")
     p = Path(s)
     if not p.is_dir():
         raise CsExtError(f"{what}: corpus directory {p} does not exist")

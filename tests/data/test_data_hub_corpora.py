@@ -153,6 +153,7 @@ def test_hike_bad_loanwords_name_the_utterance(tmp_path: Path, bad, match):
          "loanwords": bad, "sample_id": "7"}])
     with pytest.raises(CsExtError, match=f"hike: .*test-0.parquet: hike-7: {match}"):
         prepare_hike(tmp_path / "h", tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # checked before any audio is decoded
 
 
 def test_loanwords_ids_must_be_reference_ids(tmp_path: Path):
