@@ -24,8 +24,8 @@ from .hub import open_repo
 
 def prepare_kode(corpus_dir: str | os.PathLike, output_dir: str | os.PathLike, seed: int = 0,
                  split=None) -> Dict[str, Path]:
-    root = open_repo(corpus_dir, "kode")
+    repo = open_repo(corpus_dir, "kode")
     out = Path(output_dir)
-    utts = rows_to_utts(load_rows(root, "kode"), "kode", "ko-de", out)
+    utts = rows_to_utts(load_rows(repo, "kode"), "kode", "ko-de", out)
     return write_split_dirs(out, "kode", utts, {u.utt_id: "test" for u in utts},
                             info={"corpus": "kode", "source": str(corpus_dir)})
