@@ -94,8 +94,10 @@ def _merge(args) -> int:
     for p in (args.out, sidecar_path(args.out)):  # left by a run killed with -9
         for gone in sweep_stale_temps(p):
             logging.getLogger(PROG).warning("removed %s, a temp file of a killed run", gone)
-    rep = merge_checkpoints(cfg, args.out, progress=not args.quiet and sys.stderr.isatty(),
-                            checksums=not args.no_checksums, threads=args.threads)
+    from ..utils.outputs import disk_errors_named
+    with disk_errors_named(args.out, "merged checkpoint"):
+        rep = merge_checkpoints(cfg, args.out, progress=not args.quiet and sys.stderr.isatty(),
+                                checksums=not args.no_checksums, threads=args.threads)
     print(f"{PROG}: {cfg.merge_method}: {len(cfg.models)} model(s) -> {rep.out} "
           f"({rep.merged} tensors merged, {rep.copied} copied; config in {rep.sidecar})", file=sys.stderr)
     return 0

@@ -9,6 +9,7 @@ never anything that holds someone's files).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from pathlib import Path
 from typing import Iterator, List, Sequence
@@ -53,3 +54,23 @@ def cleanup_created_dirs(path: str | os.PathLike) -> Iterator[None]:
             with contextlib.suppress(OSError):
                 d.rmdir()  # fails, and is kept, when something else was put there
         raise
+
+
+# disk full, quota, file size limit: the output could not be written, the input was fine
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+@contextlib.contextmanager
+def disk_errors_named(path: str | os.PathLike, what: str = "output") -> Iterator[None]:
+    """Turn a disk-full write error inside the block into one line naming `path`.
+
+    The writers write to a temp file and rename it at the end (utils.atomic), so the
+    previous `path`, if there was one, is still in place when this is raised."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in _DISK_ERRNOS:
+            raise
+        before = "the previous one is left in place" if Path(path).exists() else "nothing was written"
+        raise CsExtError(f"{path}: cannot write the {what}: {os.strerror(e.errno)} ({before}; "
+                         f"free some space and rerun)") from None
