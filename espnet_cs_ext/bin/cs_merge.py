@@ -64,7 +64,19 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     if not args.config or not args.out:
         raise CsExtError("usage: cs-merge CONFIG.yaml OUT (or cs-merge --list)")
     logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(levelname)s: %(message)s")
-    from ..merge import load_config, merge_checkpoints, get_method
+    from ..merge.engine import sidecar_path
+    from ..utils.outputs import check_output_file, cleanup_created_dirs
+
+    # before any input is read: a bad OUT fails at once, not after the merge
+    check_output_file(args.out, also=[sidecar_path(args.out)], what="merged checkpoint")
+    with cleanup_created_dirs(args.out):
+        return _merge(args)
+
+
+def _merge(args) -> int:
+    from ..merge import get_method, load_config, merge_checkpoints
+    from ..merge.engine import sidecar_path
+    from ..utils.atomic import sweep_stale_temps
 
     cfg = load_config(args.config)
     if args.output_format:
@@ -79,8 +91,13 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
         cfg.parameters["svd"] = args.svd
     if args.allow_different_base:
         cfg.allow_different_base = True
-    rep = merge_checkpoints(cfg, args.out, progress=not args.quiet and sys.stderr.isatty(),
-                            checksums=not args.no_checksums, threads=args.threads)
+    for p in (args.out, sidecar_path(args.out)):  # left by a run killed with -9
+        for gone in sweep_stale_temps(p):
+            logging.getLogger(PROG).warning("removed %s, a temp file of a killed run", gone)
+    from ..utils.outputs import disk_errors_named
+    with disk_errors_named(args.out, "merged checkpoint"):
+        rep = merge_checkpoints(cfg, args.out, progress=not args.quiet and sys.stderr.isatty(),
+                                checksums=not args.no_checksums, threads=args.threads)
     print(f"{PROG}: {cfg.merge_method}: {len(cfg.models)} model(s) -> {rep.out} "
           f"({rep.merged} tensors merged, {rep.copied} copied; config in {rep.sidecar})", file=sys.stderr)
     return 0

@@ -37,7 +37,20 @@ def get_parser() -> argparse.ArgumentParser:
                    help="mer: Mixed Error Rate (ASR); bleu: sacreBLEU BLEU + chrF (speech translation)")
     p.add_argument("--tokenize", default=None,
                    help="sacreBLEU tokeniser for --metric bleu (default 13a: English targets)")
+    p.add_argument("--strict", action="store_true",
+                   help="fail (exit 2, nothing written) when a reference utterance has no hypothesis")
     return p
+
+
+def _check_complete(args) -> None:
+    """--strict: refuse before anything is written when hypotheses are missing."""
+    from ..utils.kaldi import read_table, show_id
+    hyps = read_table(args.hyp)
+    missing = [k for k in read_table(args.ref) if k not in hyps]
+    if missing:
+        shown = ", ".join(show_id(k) for k in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise CsExtError(f"{args.hyp}: {len(missing)} reference utterance(s) have no hypothesis "
+                         f"(--strict): {shown}")
 
 
 def _main(argv: Optional[Sequence[str]]) -> int:
@@ -50,6 +63,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     missing = [f"--{k}" for k in ("ref", "hyp", "out") if getattr(args, k) is None]
     if missing:
         raise CsExtError(f"missing required option(s): {' '.join(missing)}")
+    if args.strict:
+        _check_complete(args)
     if args.metric == "bleu":
         return _bleu(args)
     if args.tokenize is not None:
@@ -58,7 +73,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     mer = res["mer"]
     print(f"{PROG}: {args.hyp} vs {args.ref} -> {args.out}: MER ({res['mer_is']}, preset {args.preset}) = "
           + ("n/a" if mer is None else f"{100 * mer:.2f} %")
-          + f" over {res['num_utts']} utterances, {res['num_ref_tokens']} reference tokens")
+          + f" over {res['num_utts']} utterances, {res['num_ref_tokens']} reference tokens"
+          + f" ({res['missing_hyps']['count']} missing hypotheses)")
     return 0
 
 

@@ -121,9 +121,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     for data, out_dir in zip(args.data, args.out):
         print(f"{PROG}: {args.model} x {data} -> {out_dir}"
               + ("" if args.job is None else f" (job {args.job}/{args.nj})"), file=sys.stderr)
-        d = decode_data_dir(model, data, out_dir, config, nj=args.nj, job=args.job,
-                            dims_from=args.whisper_dims_from, device=args.device,
-                            progress=not args.no_progress)
+        from ..utils.outputs import disk_errors_named
+        with disk_errors_named(os.path.join(str(out_dir), "text"), "decoding output"):
+            d = decode_data_dir(model, data, out_dir, config, nj=args.nj, job=args.job,
+                                dims_from=args.whisper_dims_from, device=args.device,
+                                progress=not args.no_progress)
         print(f"{PROG}: wrote {os.path.join(str(d), 'text')}", file=sys.stderr)
     return 0
 

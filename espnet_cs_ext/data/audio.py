@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import subprocess
 from math import gcd
 from pathlib import Path
@@ -16,6 +17,45 @@ from ..utils.atomic import atomic_path
 from ..utils.errors import CsExtError
 
 TARGET_SR = 16000
+# Whisper's log-mel front end pads each side by n_fft/2 = 200 samples with reflection, which
+# needs more samples than that; one full 25 ms window (400 samples) is the shortest clip that
+# gives a frame of real signal, so anything shorter is refused by validate.
+MIN_SAMPLES_16K = 400
+
+
+def no_such_file(spec: str) -> CsExtError:
+    """The error for a missing audio file (libsndfile would only say "System error.")."""
+    return CsExtError(f"{spec}: no such file")
+
+
+def wav_declared_frames(path: str | os.PathLike) -> "Tuple[int, int] | None":
+    """(frames the WAV header promises, frames the file holds) or None when it is not a
+    plain RIFF/WAVE file or its writer left the size open (0 or 0xFFFFFFFF: streamed).
+
+    libsndfile silently shortens a truncated file to what is there, so a header that says
+    1 s over 78 samples reads as a valid 5 ms clip; this compares the two.
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align = None
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            cid, clen = struct.unpack("<4sI", f.read(8))
+            if cid == b"fmt ":
+                fmt = f.read(min(clen, 16))
+                if len(fmt) >= 14:
+                    block_align = struct.unpack("<H", fmt[12:14])[0]
+            elif cid == b"data":
+                if not block_align or clen in (0, 0xFFFFFFFF):
+                    return None
+                have = min(clen, size - (pos + 8))
+                return clen // block_align, have // block_align
+            pos += 8 + clen + (clen & 1)
+    return None
 
 
 def read_audio(spec: str) -> Tuple[np.ndarray, int]:
@@ -27,6 +67,8 @@ def read_audio(spec: str) -> Tuple[np.ndarray, int]:
             raise CsExtError(f"pipe '{spec}' failed: {proc.stderr.decode(errors='replace').strip()[:200]}")
         data, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
     else:
+        if not os.path.exists(spec):
+            raise no_such_file(spec)
         data, sr = sf.read(spec, dtype="float32", always_2d=True)
     return data, sr
 

@@ -21,6 +21,9 @@ def parse_fractions(s: str | Sequence[float]) -> Tuple[float, float, float]:
     if len(vals) != 3 or any(v < 0 for v in vals) or sum(vals) <= 0:
         raise CsExtError(f"split fractions must be three non-negative numbers train,dev,test; got {s!r}")
     tot = sum(vals)
+    # refused rather than rescaled: 0.5,0.9,0.1 is a typo more often than a ratio
+    if abs(tot - 1.0) > 1e-6:
+        raise CsExtError(f"split fractions train,dev,test must sum to 1; got {s!r} (sum {tot:g})")
     return tuple(v / tot for v in vals)  # type: ignore[return-value]
 
 

@@ -12,6 +12,9 @@ Checks (each problem names the utterance/recording and the file):
     missing-file    wav.scp path that does not exist
     unreadable      audio that soundfile / the pipe cannot decode (corrupt file)
     zero-length     audio (or segment) with no samples
+    truncated       a WAV whose header promises more samples than the file holds
+    too-short       fewer than 400 samples at 16 kHz (25 ms, one Whisper window: the
+                    log-mel front end cannot frame less)
     bad-segment     segment outside its recording or with end <= start
     empty-text      empty or punctuation-only transcript
     too-long        longer than --max-duration seconds (Whisper's 30 s window)
@@ -19,6 +22,7 @@ Checks (each problem names the utterance/recording and the file):
     unsorted        table not in C-locale key order
     converted       audio not 16 kHz mono 16-bit PCM (stereo, 8 kHz, 24-bit, float...)
     utt2spk-missing utt without speaker (speaker := utt id)
+    utf8-bom        a table starting with a UTF-8 byte-order mark (dropped, not part of an id)
 The copy (DST) has sorted tables restricted to the kept utterances, audio that
 already is 16 kHz mono PCM_16 referenced in place and everything else converted into
 DST/audio/, plus DST/validate_report.txt (what was dropped and why, counts).
@@ -35,11 +39,11 @@ from typing import Dict, List, Optional, Tuple
 
 from ..utils.atomic import atomic_open
 from ..utils.errors import CsExtError
-from ..utils.kaldi import write_table
+from ..utils.kaldi import UTF8_BOM, show_id, strip_bom, write_table
 from .text import is_punct_only
 
 ERROR_KINDS = ("non-utf8", "duplicate-id", "no-audio", "no-text", "missing-file", "unreadable",
-               "zero-length", "bad-segment", "empty-text", "too-long")
+               "zero-length", "truncated", "too-short", "bad-segment", "empty-text", "too-long")
 
 
 @dataclass
@@ -50,7 +54,7 @@ class Issue:
     detail: str = ""
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.item} ({self.file}{': ' + self.detail if self.detail else ''})"
+        return f"{self.kind}: {show_id(self.item)} ({self.file}{': ' + self.detail if self.detail else ''})"
 
 
 @dataclass
@@ -99,6 +103,9 @@ def _read_raw_table(path: Path, rep: Report, key_is_utt: bool = True) -> "Ordere
     out: "OrderedDict[str, str]" = OrderedDict()
     dups = set()
     raw = path.read_bytes()
+    if raw.startswith(UTF8_BOM):
+        rep.notes.append(Issue("utf8-bom", path.name, path.name, "byte-order mark dropped"))
+        raw = strip_bom(raw)
     keys_in_order = []
     for lineno, line in enumerate(raw.split(b"\n"), start=1):
         line = line.rstrip(b"\r")
@@ -143,6 +150,12 @@ def _probe(spec: str) -> Tuple[Optional[str], Optional[float], Optional[str]]:
             return "unreadable", None, str(e).splitlines()[0][:120]
         if info.frames == 0:
             return "zero-length", 0.0, None
+        if info.format == "WAV":
+            from .audio import wav_declared_frames
+            frames = wav_declared_frames(s)
+            if frames and frames[1] < frames[0]:
+                return "truncated", None, (f"header promises {frames[0]} samples "
+                                           f"({frames[0] / info.samplerate:.3f} s), the file holds {frames[1]}")
         try:  # decode a little to catch truncated/corrupt payloads that parse as headers
             with sf.SoundFile(s) as f:
                 f.seek(max(0, info.frames - 1))
@@ -241,9 +254,14 @@ def validate(data_dir: str | os.PathLike, max_duration: float = 30.0) -> Tuple[R
     for u, v in text.items():
         if v is not None and u not in bad and is_punct_only(v):
             mark(u, "empty-text", "text", "empty" if not v else f"punctuation only: '{v}'")
+    from .audio import MIN_SAMPLES_16K
+    min_dur = MIN_SAMPLES_16K / 16000
     for u, dur in durs.items():
         if u not in bad and dur <= 0:
             mark(u, "zero-length", "segments" if segments is not None else "wav.scp")
+        elif u not in bad and dur < min_dur:
+            mark(u, "too-short", "segments" if segments is not None else "wav.scp",
+                 f"{dur:.4f} s < {min_dur:g} s (the shortest clip Whisper's front end can frame)")
         elif u not in bad and dur > max_duration:
             mark(u, "too-long", "segments" if segments is not None else "wav.scp",
                  f"{dur:.1f} s > {max_duration:g} s")

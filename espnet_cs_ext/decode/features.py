@@ -88,6 +88,8 @@ class Source:
 
         out = {}
         for u in utts:
+            if not self.wavs[u].rstrip().endswith("|") and not os.path.exists(self.wavs[u]):
+                raise CsExtError(f"{self.dir}/wav.scp: utterance '{u}': {self.wavs[u]}: no such file")
             try:
                 info = sf.info(self.wavs[u])
             except Exception as e:  # unreadable header: decoding will name the file

@@ -23,7 +23,11 @@
     output_format: same                # same | whisper | espnet | hf
     allow_different_base: false        # skip the "fine-tuned from this base" check
 
-Relative model (and MAV file) paths are taken relative to the current directory, as in MergeKit.
+Relative model, base and MAV file paths in a YAML file are taken relative to the YAML's
+own folder (so a config and its models can move together). A relative path that does not
+exist there but does exist relative to the current directory is taken from there, with a
+warning (how MergeKit reads them, and how the examples in conf/merge/, run from a recipe
+dir, are written). Absolute paths are used as they are.
 A model entry equal to `base_model` is dropped for methods that use a base (MergeKit
 configs often list the base among the models). MergeKit's per-layer parameter lists
 (gradients) and `slices` are not supported.
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import logging
 import os
 import re
 from typing import Any, Callable, Dict, List, Mapping, Optional
@@ -272,4 +277,23 @@ def load_config(path: str | os.PathLike) -> MergeConfig:
             data = yaml.safe_load(f)
     except yaml.YAMLError as e:
         raise CsExtError(f"{path}: not valid YAML: {e}") from None
-    return config_from_dict(data, where=str(path))
+    cfg = config_from_dict(data, where=str(path))
+    here = os.path.dirname(os.path.abspath(path))
+    cfg.base_model = _beside(cfg.base_model, here, path)
+    for m in cfg.models:
+        m.path = _beside(m.path, here, path)
+    if cfg.filters.mav is not None and cfg.filters.mav.file:
+        cfg.filters.mav.file = _beside(cfg.filters.mav.file, here, path)
+    return cfg
+
+
+def _beside(p: Optional[str], folder: str, yaml_path) -> Optional[str]:
+    """`p` resolved against the YAML's folder (see the module docstring)."""
+    if not p or os.path.isabs(p):
+        return p
+    there = os.path.normpath(os.path.join(folder, p))
+    if not os.path.exists(there) and os.path.exists(p):
+        logging.getLogger(__name__).warning("%s: '%s' is not in the YAML's folder; using ./%s "
+                                            "(write paths relative to the YAML)", yaml_path, p, p)
+        return p
+    return there

@@ -5,8 +5,8 @@ reads; torch: weights-only mmap), plans the output from the base checkpoint's
 tensors, then for each tensor reads it from base and models, checks it, merges it
 and writes it. While one tensor is merged the next one is being read (one reader
 thread) and the input checksums are computed (another thread). Peak memory is a
-few copies of the largest tensor for a safetensors output (written as it goes),
-plus the whole output for a torch-pickle output (torch.save needs it at once).
+few copies of the largest tensor for either output container: safetensors and torch
+`.pt`/`.pth` (utils.torchzip) are both written as the merge goes.
 
 What happens to each tensor (`tensor_kind`):
 

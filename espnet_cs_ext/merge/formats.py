@@ -402,25 +402,30 @@ class SafetensorsWriter:
 
 
 class TorchWriter:
-    """Collects the output state dict and saves it with torch.save on close
-    (`{"dims", "model_state_dict"}` for the whisper naming, a flat state dict otherwise)."""
+    """Writes a torch `.pt`/`.pth` tensor by tensor (utils.torchzip: deterministic bytes,
+    nothing but names and shapes held); `{"dims", "model_state_dict"}` for the whisper
+    naming, a flat state dict otherwise."""
 
     def __init__(self, path: str | os.PathLike, naming: str, dims: Optional[Dict[str, int]] = None):
-        self.path, self.naming, self.dims = path, naming, dims
-        self.state: Dict[str, torch.Tensor] = {}
+        from ..utils.torchzip import TorchZipWriter
+
+        self.naming, self.dims = naming, dims
+        self._zip = TorchZipWriter(path)
+        self.refs: Dict[str, Any] = {}
 
     def write(self, key: str, tensor: torch.Tensor) -> None:
-        self.state[key] = tensor.contiguous()
+        self.refs[key] = self._zip.add(tensor)
 
     def close(self) -> None:
-        obj: Any = self.state
+        obj: Any = self.refs
         if self.naming == "whisper":
-            obj = {"dims": self.dims, "model_state_dict": self.state}
-        torch.save(obj, self.path)
-        self.state = {}
+            obj = {"dims": self.dims, "model_state_dict": self.refs}
+        self._zip.close(obj)
+        self.refs = {}
 
     def abort(self) -> None:
-        self.state = {}
+        self._zip.abort()
+        self.refs = {}
 
 
 def save_state_dict(state: Dict[str, torch.Tensor], path: str | os.PathLike, naming: str = "whisper",

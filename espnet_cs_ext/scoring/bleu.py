@@ -29,7 +29,7 @@ from typing import List, Mapping
 
 from ..utils.atomic import atomic_open
 from ..utils.errors import CsExtError
-from ..utils.kaldi import read_table
+from ..utils.kaldi import read_table, show_id
 
 RESULT_FILES = ("result.txt", "result.json", "per_utt.tsv")
 PER_UTT_COLUMNS = ("utt_id", "status", "bleu", "chrf", "ref", "hyp")
@@ -37,7 +37,7 @@ DEFAULT_TOKENIZE = "13a"
 
 
 def _preview(ids: List[str], n: int = 10) -> str:
-    return ", ".join(ids[:n]) + (f" ... (+{len(ids) - n} more)" if len(ids) > n else "")
+    return ", ".join(show_id(i) for i in ids[:n]) + (f" ... (+{len(ids) - n} more)" if len(ids) > n else "")
 
 
 def _metrics(tokenize: str):

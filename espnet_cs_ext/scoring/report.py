@@ -14,7 +14,7 @@ from typing import Dict, List, Mapping, Optional
 
 from ..utils.atomic import atomic_open
 from ..utils.errors import CsExtError
-from ..utils.kaldi import read_table
+from ..utils.kaldi import read_table, show_id
 from .mer import MerAccumulator
 from .presets import Preset, get_preset
 
@@ -25,7 +25,7 @@ PER_UTT_COLUMNS = ("utt_id", "status", "n_ref", "n_hyp", "corr", "sub", "del", "
 
 def _ids_preview(ids: List[str], n: int = 10) -> str:
     more = f" ... (+{len(ids) - n} more)" if len(ids) > n else ""
-    return ", ".join(ids[:n]) + more
+    return ", ".join(show_id(i) for i in ids[:n]) + more
 
 
 def score_tables(refs: Mapping[str, str], hyps: Mapping[str, str], preset: "str | Preset" = "default",

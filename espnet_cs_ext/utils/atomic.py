@@ -1,11 +1,61 @@
-"""Write files so that readers never see half of one: temp file in the same dir, then rename."""
+"""Write files so that readers never see half of one: temp file in the same dir, then rename.
+
+Temp files are named `.<name>.cs-tmp.<host>.<pid>.<random>.tmp` so that they are recognisable
+as ours and as belonging to one process. A process killed with -9 cannot remove its temp
+file; `sweep_stale_temps(path)` (called by tools before they write `path`) deletes the temp
+files of `path` whose process is gone: only ours (the pattern), only stale ones (same host,
+pid not running), never a live writer's.
+"""
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, List
+
+TEMP_TAG = ".cs-tmp."
+
+
+def _host() -> str:
+    # dots would make the name ambiguous; a cluster's shared disk needs the host to tell pids apart
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname().split(".")[0]) or "host"
+
+
+def temp_prefix(path: Path, pid: int | None = None) -> str:
+    return f".{path.name}{TEMP_TAG}{_host()}.{os.getpid() if pid is None else pid}."
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, someone else's
+        return True
+    return True
+
+
+def sweep_stale_temps(path: str | os.PathLike) -> List[Path]:
+    """Remove temp files of `path` left by dead processes of this host; return what was removed."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    head = f".{path.name}{TEMP_TAG}{_host()}."
+    removed = []
+    for p in path.parent.iterdir():
+        name = p.name
+        if not name.startswith(head):
+            continue
+        pid_s = name[len(head):].split(".", 1)[0]
+        if not pid_s.isdigit() or int(pid_s) == os.getpid() or _pid_alive(int(pid_s)):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+            removed.append(p)
+    return removed
 
 
 @contextlib.contextmanager
@@ -16,7 +66,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)

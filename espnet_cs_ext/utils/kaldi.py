@@ -2,15 +2,40 @@
 
 A table line is `<key> <value>`; the value may be empty (an empty transcript) or
 contain spaces. Errors name the file and the 1-based line number.
+
+A UTF-8 byte-order mark at the start of a file (Windows editors add one) is accepted
+and dropped: it is never part of the first id. Ids are shown with `show_id`, which
+writes invisible characters as escapes so that '\\ufeffu1' does not read as 'u1'.
 """
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 from typing import Dict, Iterable, Tuple
 
 from .atomic import atomic_open
 from .errors import CsExtError
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def show_id(key: str) -> str:
+    """`key` with control, format (zero-width, BOM) and non-ASCII space characters escaped."""
+    out = []
+    for ch in key:
+        cat = unicodedata.category(ch)
+        if cat[0] == "C" or (cat[0] == "Z" and ch != " "):
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def strip_bom(raw: bytes) -> bytes:
+    """Drop one leading UTF-8 byte-order mark (see the module docstring)."""
+    return raw[len(UTF8_BOM):] if raw.startswith(UTF8_BOM) else raw
 
 
 def _split(line: str) -> Tuple[str, str]:
@@ -25,6 +50,7 @@ def read_table(path: str | os.PathLike, allow_empty_value: bool = True) -> Dict[
         raw = path.read_bytes()
     except FileNotFoundError:
         raise CsExtError(f"{path}: no such file")
+    raw = strip_bom(raw)
     out: Dict[str, str] = {}
     lines = raw.split(b"\n")
     while lines and not lines[-1].strip():
@@ -42,9 +68,9 @@ def read_table(path: str | os.PathLike, allow_empty_value: bool = True) -> Dict[
         key, value = _split(text)
         value = value.strip()
         if not value and not allow_empty_value:
-            raise CsExtError(f"{path}:{lineno}: '{key}' has no value")
+            raise CsExtError(f"{path}:{lineno}: '{show_id(key)}' has no value")
         if key in out:
-            raise CsExtError(f"{path}:{lineno}: duplicate id '{key}'")
+            raise CsExtError(f"{path}:{lineno}: duplicate id '{show_id(key)}'")
         out[key] = value
     return out
 

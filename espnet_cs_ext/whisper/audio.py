@@ -14,6 +14,8 @@ def load_audio_16k(path: str | os.PathLike) -> np.ndarray:
     """Return mono float32 samples at 16 kHz; stereo is averaged, other rates resampled."""
     import soundfile as sf
 
+    if not os.path.exists(path):  # libsndfile would only say "System error."
+        raise CsExtError(f"{path}: no such file")
     try:
         audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as e:

@@ -39,3 +39,13 @@ def test_two_fractions_and_zero_test():
 def test_bad_fractions(bad):
     with pytest.raises(CsExtError, match="three non-negative numbers"):
         parse_fractions(bad)
+
+
+@pytest.mark.parametrize("bad", ["0.5,0.9,0.1", "8,1,1", "0.5,0.2,0.2"])
+def test_fractions_not_summing_to_one_refused(bad):
+    with pytest.raises(CsExtError, match="must sum to 1"):
+        parse_fractions(bad)
+
+
+def test_fractions_within_rounding_accepted():
+    assert parse_fractions("0.7,0.2,0.1") == pytest.approx((0.7, 0.2, 0.1))

@@ -90,6 +90,8 @@ fi
 . ./path.sh
 . ./cmd.sh
 mkdir -p "${expdir}/.done" "${expdir}/log"
+exec 9>>"${expdir}/.run.lock"  # one run per exp dir (held while this shell and its jobs live)
+python -m espnet_cs_ext.utils.runlock --fd 9 "${expdir}" || exit 2
 
 run_stage() {  # run_stage N: true if stage N is selected
   [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ] && [[ " ${skip_stages} " != *" $1 "* ]]

@@ -139,11 +139,6 @@ def prepare_synthetic(output_dir: str | os.PathLike, pairs: Sequence[str] = ("ko
         tts_info[lang] = {"backends": sorted({v.backend for v in base}), "voices": [v.name for v in base],
                           "fallback": base[0].backend != best_possible[0],
                           "unavailable": sorted({b for b, n in tts.CANDIDATES.get(lang, []) if not tts.backend_available(b, n)})}
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_open(out / "tts.json") as f:
-        json.dump(tts_info, f, ensure_ascii=False, indent=1, sort_keys=True)
-        f.write("\n")
-
     # 1. plan every utterance deterministically (independent of nj and of resumption)
     jobs: List[dict] = []
     dirs: Dict[str, List[dict]] = {}
@@ -171,6 +166,12 @@ def prepare_synthetic(output_dir: str | os.PathLike, pairs: Sequence[str] = ("ko
                        "wav": str(out / "audio" / name / f"{utt}.wav")}
                 jobs.append(job)
                 dirs.setdefault(name, []).append(job)
+
+    # written only once the plan stands: a bad pair or language must leave nothing behind
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_open(out / "tts.json") as f:
+        json.dump(tts_info, f, ensure_ascii=False, indent=1, sort_keys=True)
+        f.write("\n")
 
     # 2. synthesise (resumable), in parallel when asked
     t0 = time.time()
