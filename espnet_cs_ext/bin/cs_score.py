@@ -1,11 +1,14 @@
 """cs-score: Mixed Error Rate of a hypothesis `text` file against a reference `text` file.
 
     cs-score --ref data/test/text --hyp exp/asr/decode_test/text --out exp/asr/decode_test/score_mer \\
-             [--preset default|hike|hike_script|none]
+             [--preset default|hike|hike_script|none] [--baseline-hyp B] [--bootstrap 1000] [--seed 0]
     cs-score --metric bleu --ref data/test_st_de-en/text --hyp .../text --out DIR [--tokenize 13a]
     python -m espnet_cs_ext.bin.cs_score ...   # the same
 
 Writes OUT/result.txt, OUT/result.json, OUT/per_utt.tsv (see espnet_cs_ext.scoring;
+MER comes with `ci95: [lo, hi]`, an utterance-level bootstrap interval, and with
+--baseline-hyp B with `vs_baseline: {delta, ci95, p_improve}` (paired bootstrap: delta =
+MER(hyp) - MER(B), p_improve = share of resamples where hyp is lower; espnet_cs_ext.scoring.bootstrap);
 for --metric bleu, espnet_cs_ext.scoring.bleu: sacreBLEU corpus BLEU + chrF).
 Bad input exits with status 2 and one line naming the file and line; nothing is written.
 """
@@ -21,6 +24,7 @@ PROG = "cs-score"
 
 
 def get_parser() -> argparse.ArgumentParser:
+    from ..scoring.bootstrap import REPLICATIONS, SEED
     from ..scoring.presets import PRESETS
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,6 +36,11 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--list-presets", action="store_true", help="describe every preset and exit")
     p.add_argument("--metric", default="mer", choices=["mer", "bleu"],
                    help="mer: Mixed Error Rate (ASR); bleu: sacreBLEU BLEU + chrF (speech translation)")
+    p.add_argument("--baseline-hyp", default=None, metavar="B",
+                   help="a second hypothesis file of the same utterances: adds vs_baseline (paired bootstrap)")
+    p.add_argument("--bootstrap", type=int, default=None, metavar="N",
+                   help=f"bootstrap resamples for ci95 (default {REPLICATIONS})")
+    p.add_argument("--seed", type=int, default=None, help=f"bootstrap seed (default {SEED})")
     p.add_argument("--tokenize", default=None,
                    help="sacreBLEU tokeniser for --metric bleu (default 13a: English targets)")
     return p
@@ -51,16 +60,32 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         return _bleu(args)
     if args.tokenize is not None:
         raise CsExtError("--tokenize applies to --metric bleu only")
-    res = score_files(args.ref, args.hyp, args.out, preset=args.preset)
-    mer = res["mer"]
+    from ..scoring.bootstrap import REPLICATIONS, SEED
+    replications = REPLICATIONS if args.bootstrap is None else args.bootstrap
+    if replications < 1:
+        raise CsExtError(f"--bootstrap must be >= 1 resample, got {replications}")
+    if args.seed is not None and args.seed < 0:
+        raise CsExtError(f"--seed must be >= 0, got {args.seed}")
+    res = score_files(args.ref, args.hyp, args.out, preset=args.preset, baseline_hyp=args.baseline_hyp,
+                      replications=replications, seed=SEED if args.seed is None else args.seed)
+    mer, ci = res["mer"], res["ci95"]
     print(f"{PROG}: {args.hyp} vs {args.ref} -> {args.out}: MER ({res['mer_is']}, preset {args.preset}) = "
           + ("n/a" if mer is None else f"{100 * mer:.2f} %")
+          + ("" if ci is None else f" [95 % CI {100 * ci[0]:.2f}, {100 * ci[1]:.2f}]")
           + f" over {res['num_utts']} utterances, {res['num_ref_tokens']} reference tokens")
+    vs = res.get("vs_baseline")
+    if vs is not None and vs["delta"] is not None:
+        print(f"{PROG}: vs baseline {args.baseline_hyp}: delta {100 * vs['delta']:+.2f} %"
+              + ("" if vs["ci95"] is None else f" [95 % CI {100 * vs['ci95'][0]:+.2f}, {100 * vs['ci95'][1]:+.2f}]")
+              + f", p_improve {vs['p_improve']:.3f}")
     return 0
 
 
 def _bleu(args) -> int:
     from ..scoring.bleu import DEFAULT_TOKENIZE, score_bleu_files
+    for opt, value in (("--baseline-hyp", args.baseline_hyp), ("--bootstrap", args.bootstrap), ("--seed", args.seed)):
+        if value is not None:
+            raise CsExtError(f"{opt} applies to --metric mer only")
     if args.preset != "default":
         raise CsExtError("--preset applies to --metric mer only (BLEU uses sacreBLEU's settings, see --tokenize)")
     res = score_bleu_files(args.ref, args.hyp, args.out, tokenize=args.tokenize or DEFAULT_TOKENIZE)

@@ -9,7 +9,11 @@ Job list: one line per pair, whitespace-separated::
     REF_TEXT HYP_TEXT OUT_DIR METRIC
 
 METRIC is `bleu` (sacreBLEU BLEU + chrF) or `mer:<preset>` (Mixed Error Rate with a
-cs-score preset). OUT_DIR/.done records the inputs (hypothesis, reference, metric).
+cs-score preset). OUT_DIR/.done records the inputs (hypothesis, reference, metric and,
+for MER, the bootstrap settings of its `ci95`). Comparisons between systems (against
+Pretrained and ERM on the seen/unseen averages) need every system's per-utterance
+counts at once, so the report builds them from the per_utt.tsv files written here
+(espnet_cs_ext.recipe.report).
 """
 from __future__ import annotations
 
@@ -29,7 +33,11 @@ class ScoreJob(NamedTuple):
 
     def marker_inputs(self) -> List[str]:
         # the same inputs the recipe's per-pair markers always recorded
-        opts = "--metric bleu" if self.metric == "bleu" else f"--preset {self.metric[4:]}"
+        # MER markers also name the bootstrap settings: score files from before ci95 existed
+        # (or with other resamples) are stale and get rescored
+        from ..scoring.bootstrap import REPLICATIONS, SEED
+        opts = ("--metric bleu" if self.metric == "bleu"
+                else f"--preset {self.metric[4:]} --bootstrap {REPLICATIONS} --seed {SEED}")
         return [self.hyp, self.ref, opts]
 
 
