@@ -1,6 +1,12 @@
 """Throughput of the MER scorer against a plain jiwer per-utterance loop, same data, same run.
 
     .venv/bin/python bench/bench_score.py [--n 100000] [--rounds 5] [--seed 0] [--md]
+    .venv/bin/python bench/bench_score.py --bootstrap [--sets 260] [--rounds 3]   # cost of ci95
+
+--bootstrap: the interval's cost for stage 8's 260 (model, set) pairs at several set
+sizes: scoring alone (MerAccumulator, keep_utts) vs the same plus `with_interval`
+(1000 seeded resamples, percentile interval), and kaldialign's bootstrap_wer_ci
+(realigns, 1000 replications) on the same tokens, CPU time of this process.
 
 Data: `score_data.make_pairs` -- synthetic code-switched pairs (ko-en, ja-en,
 de-en, ko-ja, ko-de, zh-en), 4-18 words each, with substitutions, deletions,
@@ -80,13 +86,53 @@ def files(pairs, tmp):
     return x["sub"], x["del"], x["ins"]
 
 
+def bootstrap_cost(sets: int, rounds: int, seed: int) -> None:
+    import kaldialign
+
+    from espnet_cs_ext.scoring import MerAccumulator
+    from espnet_cs_ext.scoring.bootstrap import REPLICATIONS
+    from espnet_cs_ext.scoring.report import with_interval
+
+    print(f"{sets} (model, set) pairs, {REPLICATIONS} resamples, python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print("| utterances per set | scoring CPU s | + ci95 CPU s | ci95 share | kaldialign bootstrap_wer_ci CPU s |")
+    print("|---:|---:|---:|---:|---:|")
+    for n in (10, 40, 400, 2000):
+        pairs = make_pairs(n, seed)
+        refs, hyps = [r for r, _ in pairs], [h for _, h in pairs]
+        ids = [f"utt{k:07d}" for k in range(n)]
+        best = {}
+        for _ in range(rounds):
+            for name in ("score", "score+ci", "kaldialign"):
+                c0 = time.process_time()
+                for _ in range(sets):
+                    acc = MerAccumulator("default", keep_utts=True)
+                    acc.add_many(refs, hyps, ids)
+                    summ = acc.summary()
+                    if name == "score+ci":
+                        with_interval(summ, acc)
+                    elif name == "kaldialign":
+                        kaldialign.bootstrap_wer_ci([u.ref.split() for u in acc.utts],
+                                                    [u.hyp.split() for u in acc.utts], replications=REPLICATIONS)
+                c = time.process_time() - c0
+                best[name] = min(best.get(name, c), c)
+        ci = best["score+ci"] - best["score"]
+        print(f"| {n} | {best['score']:.2f} | {best['score+ci']:.2f} | {ci / best['score+ci']:.0%} | "
+              f"{best['kaldialign'] - best['score']:.2f} |")
+    print("best of rounds; ci95 share = (score+ci - score) / (score+ci); kaldialign column: its call alone.")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--md", action="store_true", help="also print a markdown table")
+    ap.add_argument("--bootstrap", action="store_true", help="measure what ci95 costs instead (see above)")
+    ap.add_argument("--sets", type=int, default=260, help="--bootstrap: (model, set) pairs (default 260)")
     args = ap.parse_args(argv)
+    if args.bootstrap:
+        return bootstrap_cost(args.sets, args.rounds, args.seed)
 
     pairs = make_pairs(args.n, args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="bench_score."))

@@ -2,10 +2,14 @@
 
     cs-score --ref data/test/text --hyp exp/asr/decode_test/text --out exp/asr/decode_test/score_mer \\
              [--preset default|hike|hike_script|none] [--loanwords data/test_hike/utt2loanwords]
+             [--baseline-hyp B] [--bootstrap 1000] [--seed 0] [--strict]
     cs-score --metric bleu --ref data/test_st_de-en/text --hyp .../text --out DIR [--tokenize 13a]
     python -m espnet_cs_ext.bin.cs_score ...   # the same
 
 Writes OUT/result.txt, OUT/result.json, OUT/per_utt.tsv (see espnet_cs_ext.scoring;
+MER comes with `ci95: [lo, hi]`, an utterance-level bootstrap interval, and with
+--baseline-hyp B with `vs_baseline: {delta, ci95, p_improve}` (paired bootstrap: delta =
+MER(hyp) - MER(B), p_improve = share of resamples where hyp is lower; espnet_cs_ext.scoring.bootstrap);
 for --metric bleu, espnet_cs_ext.scoring.bleu: sacreBLEU corpus BLEU + chrF).
 Bad input exits with status 2 and one line naming the file and line; nothing is written.
 """
@@ -21,6 +25,7 @@ PROG = "cs-score"
 
 
 def get_parser() -> argparse.ArgumentParser:
+    from ..scoring.bootstrap import REPLICATIONS, SEED
     from ..scoring.presets import PRESETS
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,6 +40,11 @@ def get_parser() -> argparse.ArgumentParser:
                         "reference and hypothesis before normalisation")
     p.add_argument("--metric", default="mer", choices=["mer", "bleu"],
                    help="mer: Mixed Error Rate (ASR); bleu: sacreBLEU BLEU + chrF (speech translation)")
+    p.add_argument("--baseline-hyp", default=None, metavar="B",
+                   help="a second hypothesis file of the same utterances: adds vs_baseline (paired bootstrap)")
+    p.add_argument("--bootstrap", type=int, default=None, metavar="N",
+                   help=f"bootstrap resamples for ci95 (default {REPLICATIONS})")
+    p.add_argument("--seed", type=int, default=None, help=f"bootstrap seed (default {SEED})")
     p.add_argument("--tokenize", default=None,
                    help="sacreBLEU tokeniser for --metric bleu (default 13a: English targets)")
     p.add_argument("--strict", action="store_true",
@@ -69,19 +79,35 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         return _bleu(args)
     if args.tokenize is not None:
         raise CsExtError("--tokenize applies to --metric bleu only")
-    res = score_files(args.ref, args.hyp, args.out, preset=args.preset, loanwords=args.loanwords)
-    mer = res["mer"]
+    from ..scoring.bootstrap import REPLICATIONS, SEED
+    replications = REPLICATIONS if args.bootstrap is None else args.bootstrap
+    if replications < 1:
+        raise CsExtError(f"--bootstrap must be >= 1 resample, got {replications}")
+    if args.seed is not None and args.seed < 0:
+        raise CsExtError(f"--seed must be >= 0, got {args.seed}")
+    res = score_files(args.ref, args.hyp, args.out, preset=args.preset, loanwords=args.loanwords,
+                      baseline_hyp=args.baseline_hyp, replications=replications,
+                      seed=SEED if args.seed is None else args.seed)
+    mer, ci = res["mer"], res["ci95"]
     print(f"{PROG}: {args.hyp} vs {args.ref} -> {args.out}: MER ({res['mer_is']}, preset {args.preset}) = "
           + ("n/a" if mer is None else f"{100 * mer:.2f} %")
+          + ("" if ci is None else f" [95 % CI {100 * ci[0]:.2f}, {100 * ci[1]:.2f}]")
           + f" over {res['num_utts']} utterances, {res['num_ref_tokens']} reference tokens"
           + f" ({res['missing_hyps']['count']} missing hypotheses)")
+    vs = res.get("vs_baseline")
+    if vs is not None and vs["delta"] is not None:
+        print(f"{PROG}: vs baseline {args.baseline_hyp}: delta {100 * vs['delta']:+.2f} %"
+              + ("" if vs["ci95"] is None else f" [95 % CI {100 * vs['ci95'][0]:+.2f}, {100 * vs['ci95'][1]:+.2f}]")
+              + f", p_improve {vs['p_improve']:.3f}")
     return 0
 
 
 def _bleu(args) -> int:
     from ..scoring.bleu import DEFAULT_TOKENIZE, score_bleu_files
-    if args.loanwords is not None:
-        raise CsExtError("--loanwords applies to --metric mer only")
+    for opt, value in (("--loanwords", args.loanwords), ("--baseline-hyp", args.baseline_hyp),
+                       ("--bootstrap", args.bootstrap), ("--seed", args.seed)):
+        if value is not None:
+            raise CsExtError(f"{opt} applies to --metric mer only")
     if args.preset != "default":
         raise CsExtError("--preset applies to --metric mer only (BLEU uses sacreBLEU's settings, see --tokenize)")
     res = score_bleu_files(args.ref, args.hyp, args.out, tokenize=args.tokenize or DEFAULT_TOKENIZE)

@@ -16,8 +16,10 @@ def run_local(spec: JobSpec, indices: Sequence[int], max_parallel: int = 1) -> L
     running: List[tuple] = []
     failed: List[Tuple[Path, str]] = []
     # Each task's share of the cores (jobs read it for their thread count: N jobs with
-    # all cores each would oversubscribe the machine N times over).
-    env = dict(os.environ, CS_JOB_CPUS=str(job_cpus(max_parallel, len(pending))))
+    # all cores each would oversubscribe the machine N times over). From the slot count
+    # only, not from how many tasks are pending: a resumed run with fewer stale tasks
+    # then gets the same threads per job (docs/reproducibility.md).
+    env = dict(os.environ, CS_JOB_CPUS=str(job_cpus(max_parallel, max_parallel)))
     while pending or running:
         while pending and len(running) < max(1, max_parallel):
             i = pending.pop(0)

@@ -3,8 +3,12 @@
 Rows are systems (pretrained, fine-tuned, merged, ...); columns are the seen pairs,
 the unseen pairs, and the seen and unseen averages (unweighted means over pairs, as
 in the paper). MER is a fraction. Every number is read from the scorer's
-`exp/decode/<system>/test_<pair>/score/result.json`; a missing file is an error
-naming it, so no cell is ever typed or silently left empty.
+`exp/decode/<system>/test_<pair>/score/result.json` (cells and their `ci95`) and
+`per_utt.tsv` (the averages' intervals and the comparisons, on the same bootstrap
+resamples: `stats`); a missing file is an error naming it, so no cell is ever typed
+or silently left empty. Seen/unseen averages carry significance marks against
+Pretrained and ERM, and a generated Findings section checks the paper's claims
+(`findings`).
 """
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import os
 import subprocess
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
+
+import numpy as np
 
 from ..utils.atomic import atomic_open, atomic_path
 from ..utils.errors import CsExtError
@@ -56,6 +62,41 @@ def _mean(xs: List[Optional[float]]) -> Optional[float]:
 
 def _fmt(x: Optional[float]) -> str:
     return "n/a" if x is None else f"{x:.3f}"
+
+
+def fmt_ci(x: Optional[float], ci: Optional[Sequence[float]]) -> str:
+    """`0.331 [0.27, 0.40]`: the MER and its 95 % interval (2 decimals: the interval is coarse)."""
+    return _fmt(x) if x is None or not ci else f"{x:.3f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+BASELINES = (("pretrained", "P"), ("ft_all", "E"))  # significance marks on the averages
+
+
+def marks(stats, system: str, sets: Sequence[str], systems: Sequence[str]) -> str:
+    """` ↓E↑P`: MER significantly lower (down) or higher (up) than ERM / Pretrained at 95 %."""
+    from ..scoring.bootstrap import significance
+
+    out = ""
+    for base, letter in BASELINES:
+        if base in systems and base != system:
+            sig = significance(stats.compare_average(system, base, sets))
+            out += {-1: f"↓{letter}", 1: f"↑{letter}"}.get(sig, "")
+    return f" {out}" if out else ""
+
+
+def _versions() -> List[str]:
+    """Installed versions, read from package metadata (nothing heavy is imported)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    lines = [f"- python version: `{platform.python_version()}`"]
+    for label, dist in (("pytorch", "torch"), ("espnet", "espnet"), ("whisper", "openai-whisper"),
+                        ("ctranslate2", "ctranslate2")):
+        try:
+            lines.append(f"- {label} version: `{dist} {version(dist)}`")
+        except PackageNotFoundError:
+            lines.append(f"- {label} version: `not installed`")
+    return lines
 
 
 def collect(expdir: str | os.PathLike, systems: Sequence[str], test_pairs: Sequence[str]) -> Dict[str, Dict[str, dict]]:
@@ -139,7 +180,8 @@ def short_label(system: str) -> str:
 _MARKERS = "osD^vP*Xph<>"
 
 
-def plot(results, systems, seen, unseen, out: Path) -> None:
+def plot(results, systems, seen, unseen, out: Path, stats=None) -> None:
+    """Seen vs unseen average per system; with `stats`, 95 % bootstrap error bars on both axes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -147,6 +189,12 @@ def plot(results, systems, seen, unseen, out: Path) -> None:
 
     xs = [_mean([results[s][p]["mer"] for p in seen]) for s in systems]
     ys = [_mean([results[s][p]["mer"] for p in unseen]) for s in systems]
+
+    def err(point, ci):
+        return (0.0, 0.0) if point is None or not ci else (max(0.0, point - ci[0]), max(0.0, ci[1] - point))
+
+    xerr = {s: err(x, stats and seen and stats.interval(s, seen)) for s, x in zip(systems, xs)}
+    yerr = {s: err(y, stats and unseen and stats.interval(s, unseen)) for s, y in zip(systems, ys)}
     families = list(dict.fromkeys(family(s) for s in systems))
     style = {f: (_MARKERS[i % len(_MARKERS)], f"C{i % 10}") for i, f in enumerate(families)}
     fig, ax = plt.subplots(figsize=(8, 6))
@@ -155,6 +203,10 @@ def plot(results, systems, seen, unseen, out: Path) -> None:
         if not pts:
             continue
         marker, color = style[fam]
+        if stats is not None:
+            ax.errorbar([p[1] for p in pts], [p[2] for p in pts], fmt="none", ecolor=color, elinewidth=0.6,
+                        alpha=0.5, capsize=1.5, xerr=np.array([xerr[p[0]] for p in pts]).T,
+                        yerr=np.array([yerr[p[0]] for p in pts]).T)
         ax.scatter([p[1] for p in pts], [p[2] for p in pts], s=36, marker=marker, color=color, label=fam,
                    alpha=0.85, edgecolors="black", linewidths=0.4)
         for s, x, y in pts:
@@ -164,12 +216,17 @@ def plot(results, systems, seen, unseen, out: Path) -> None:
     vals = [v for v in xs + ys if v is not None]
     lo = min(vals + [0.1]) * 0.8
     hi = max(vals + [0.1]) * 1.05
+    if stats is not None:  # room for the bars
+        bars = [v + e[1] for v, e in zip(xs, xerr.values()) if v is not None]
+        bars += [v + e[1] for v, e in zip(ys, yerr.values()) if v is not None]
+        hi = max([hi] + [b * 1.02 for b in bars])
     ax.plot([lo, hi], [lo, hi], ls=":", c="grey", lw=0.8, label="seen = unseen")
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_xlabel(f"seen-pair MER, mean of {', '.join(seen)}")
     ax.set_ylabel(f"unseen-pair MER, mean of {', '.join(unseen) or '-'}")
-    ax.set_title("Seen vs unseen code-switching MER per system (lower is better)")
+    ax.set_title("Seen vs unseen code-switching MER per system (lower is better)"
+                 + ("\nbars: 95 % bootstrap intervals" if stats is not None else ""))
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
     with atomic_path(out) as tmp:
@@ -209,12 +266,22 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
     results = collect(expdir, systems, list(test_pairs) + mono + st)
     seen = [p for p in test_pairs if p in train_pairs]
     unseen = [p for p in test_pairs if p not in train_pairs]
+    from .findings import all_findings
+    from .stats import ReportStats
+
+    for s in systems:
+        for x in list(test_pairs) + mono:
+            if "ci95" not in results[s][x]:
+                raise CsExtError(f"report: {expdir}/decode/{s}/test_{x}/score/result.json has no 'ci95' "
+                                 "(scored before intervals existed: rerun stage 8)")
+    stats = ReportStats.from_exp(expdir, systems, list(test_pairs) + mono, results)
     lines = ["# RESULTS: code-switching ASR on seen and unseen language pairs", "",
              "Generated by stage 8 of egs2/cs_unseen/asr1 from "
-             f"`{expdir}/decode/*/test_*/score/result.json`; do not edit by hand.", "",
-             "## Environment", "",
-             f"- date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
-             f"- git: {_git_hash()}",
+             f"`{expdir}/decode/*/test_*/score/result.json` and `per_utt.tsv`; do not edit by hand.", "",
+             "## Environments", "",
+             f"- date: `{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}`",
+             *_versions(),
+             f"- Git hash: `{_git_hash()}`",
              f"- Whisper: {whisper_model or 'see exp/*/config.yaml'}",
              f"- seen (training) pairs: {', '.join(train_pairs)}; unseen: {', '.join(unseen) or 'none'}"]
     for s in systems:
@@ -228,24 +295,42 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
     revisions = data_revisions(datadir, used)
     if revisions:
         lines.append(f"- hub data revisions: {revisions}")
+    legend = [f"`{letter}`: {display_name(b)}" for b, letter in BASELINES if b in systems]
     lines += [f"- utterances: {sizes}", "",
               "## Mixed Error Rate (Table 1 layout)", "",
               "MER as a fraction, lower is better; averages are unweighted means over pairs."
               + (" The mono columns are monolingual test sets (one language, no switching): a system "
-                 "that wins on code-switching but forgets plain speech shows it there." if mono else ""), ""]
+                 "that wins on code-switching but forgets plain speech shows it there." if mono else ""),
+              "",
+              f"Brackets: 95 % interval, utterance-level bootstrap ({stats.replications} resamples, seed "
+              f"{stats.seed}; an average resamples each set's utterances, then averages): with few test "
+              "utterances per set, differences inside the intervals are noise."
+              + (f" Marks on the averages: `↓X` MER lower (better) than system X, `↑X` higher (worse), "
+                 f"both at 95 % (paired bootstrap on the same resamples: the interval of the difference "
+                 f"excludes 0); no mark: cannot tell. {', '.join(legend)}." if legend else ""), ""]
     head = ["System"] + seen + unseen + ["Seen avg", "Unseen avg"]
     head += [f"mono {x[5:]}" for x in mono] + (["Mono avg"] if mono else [])
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+    def avg_cell(s: str, sets: Sequence[str], with_marks: bool = False) -> str:
+        point, _ = stats.average(s, sets)
+        return fmt_ci(point, stats.interval(s, sets)) + (marks(stats, s, sets, systems) if with_marks else "")
+
     for s in systems:
-        cells = [_fmt(_metric(results, s, p, "mer")) for p in seen + unseen]
-        cells += [_fmt(_mean([results[s][p]["mer"] for p in seen])),
-                  _fmt(_mean([results[s][p]["mer"] for p in unseen]))]
+        cells = [fmt_ci(_metric(results, s, p, "mer"), results[s][p]["ci95"]) for p in seen + unseen]
+        cells += [avg_cell(s, seen, True), avg_cell(s, unseen, True)]
         if mono:
-            cells += [_fmt(_metric(results, s, x, "mer")) for x in mono]
-            cells.append(_fmt(_mean([results[s][x]["mer"] for x in mono])))
+            cells += [fmt_ci(_metric(results, s, x, "mer"), results[s][x]["ci95"]) for x in mono]
+            cells.append(avg_cell(s, mono))
         lines.append(f"| {display_name(s)} | " + " | ".join(cells) + " |")
-    lines += ["", "![seen vs unseen MER](RESULTS_seen_unseen.png)"]
+    lines += ["", "![seen vs unseen MER](RESULTS_seen_unseen.png)", "",
+              "## Findings", "",
+              "Each claim of arXiv 2606.05846 checked against this run's numbers at 95 % (generated; "
+              "`supported` / `contradicted` need the 95 % interval of the difference to exclude 0).", "",
+              "| Claim | Verdict | Evidence |", "|---|---|---|"]
+    mav_tsv = expdir / "mav" / "mav.tsv"
+    for f in all_findings(stats, systems, seen, unseen, mav_tsv if mav_tsv.is_file() else None):
+        lines.append(f"| {f.claim} | **{f.verdict}** | {f.evidence} |")
     sweep = sorted((float(x[len("asyncswitch_r"):]), x) for x in systems if x.startswith("asyncswitch_r"))
     if sweep and "asyncswitch" in systems:
         sweep = sorted(sweep + [(0.4, "asyncswitch")])
@@ -254,10 +339,9 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
                   "| r | Seen avg | Unseen avg" + (" | Mono avg" if mono else "") + " |",
                   "|---:|---:|---:|" + ("---:|" if mono else "")]
         for r, x in sweep:
-            row = [f"{r:g}", _fmt(_mean([results[x][q]["mer"] for q in seen])),
-                   _fmt(_mean([results[x][q]["mer"] for q in unseen]))]
+            row = [f"{r:g}", avg_cell(x, seen), avg_cell(x, unseen)]
             if mono:
-                row.append(_fmt(_mean([results[x][q]["mer"] for q in mono])))
+                row.append(avg_cell(x, mono))
             lines.append("| " + " | ".join(row) + " |")
     if st:
         lines += ["", "## Speech translation (X -> en)", "",
@@ -288,5 +372,5 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
         lines += [block.rstrip(), ""]
     with atomic_open(out) as f:
         f.write("\n".join(lines) + "\n")
-    plot(results, systems, seen, unseen, out.parent / "RESULTS_seen_unseen.png")
+    plot(results, systems, seen, unseen, out.parent / "RESULTS_seen_unseen.png", stats)
     return out

@@ -9,9 +9,13 @@ Job list: one line per pair, whitespace-separated::
     REF_TEXT HYP_TEXT OUT_DIR METRIC
 
 METRIC is `bleu` (sacreBLEU BLEU + chrF) or `mer:<preset>` (Mixed Error Rate with a
-cs-score preset). OUT_DIR/.done records the inputs (hypothesis, reference, metric, and
-the loanword table). A MER job whose reference dir holds `utt2loanwords` (HiKE, written by
-`cs-prepare hike`) gets HiKE's loanword step, as `cs-score --loanwords` does.
+cs-score preset). OUT_DIR/.done records the inputs (hypothesis, reference, metric, the
+loanword table and, for MER, the bootstrap settings of its `ci95`). A MER job whose
+reference dir holds `utt2loanwords` (HiKE, written by `cs-prepare hike`) gets HiKE's
+loanword step, as `cs-score --loanwords` does. Comparisons between systems (against
+Pretrained and ERM on the seen/unseen averages) need every system's per-utterance
+counts at once, so the report builds them from the per_utt.tsv files written here
+(espnet_cs_ext.recipe.report).
 """
 from __future__ import annotations
 
@@ -36,8 +40,12 @@ class ScoreJob(NamedTuple):
         return str(p) if self.metric != "bleu" and p.is_file() else None
 
     def marker_inputs(self) -> List[str]:
-        # the same inputs the recipe's per-pair markers always recorded (+ the loanword table)
-        opts = "--metric bleu" if self.metric == "bleu" else f"--preset {self.metric[4:]}"
+        # the same inputs the recipe's per-pair markers always recorded (+ the loanword table);
+        # MER markers also name the bootstrap settings: score files from before ci95 existed
+        # (or with other resamples) are stale and get rescored
+        from ..scoring.bootstrap import REPLICATIONS, SEED
+        opts = ("--metric bleu" if self.metric == "bleu"
+                else f"--preset {self.metric[4:]} --bootstrap {REPLICATIONS} --seed {SEED}")
         return [self.hyp, self.ref, opts] + ([self.loanwords] if self.loanwords else [])
 
 

@@ -14,11 +14,14 @@ Run it
     cs-score --list-presets
 
 writes ``result.txt`` (sclite-style summary; its ``Sum/Avg`` row is what ESPnet's
-show_asr_result.sh greps), ``result.json`` and ``per_utt.tsv``.
+show_asr_result.sh greps), ``result.json`` and ``per_utt.tsv``. The headline MER
+comes with ``ci95: [lo, hi]`` (seeded utterance-level bootstrap, `bootstrap`);
+``--baseline-hyp B`` adds ``vs_baseline: {delta, ci95, p_improve}`` (paired, the same
+resamples).
 
 Python API
 ----------
-``score_files(ref, hyp, out_dir, preset="default") -> dict``
+``score_files(ref, hyp, out_dir, preset="default", baseline_hyp=None, replications=1000, seed=0) -> dict``
     Score two Kaldi ``text`` files (``<utt-id> <transcript>`` per line), write the
     three outputs to ``out_dir`` atomically, return the result.json dict.
     Reference utterances without a hypothesis are full deletions (listed);

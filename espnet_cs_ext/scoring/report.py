@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from ..utils.atomic import atomic_open
 from ..utils.errors import CsExtError
 from ..utils.kaldi import read_table, show_id
+from . import bootstrap
 from .mer import MerAccumulator
 from .presets import Preset, get_preset
 
@@ -118,7 +119,30 @@ def format_result_txt(summary: dict, ref: str = "", hyp: str = "") -> str:
     mh = s["missing_hyps"]
     lines.append(f"missing hypotheses: {mh['count']} utterance(s) scored as full deletions"
                  + (f": {_ids_preview(mh['ids'])}" if mh["count"] else ""))
+    lines += _ci_lines(s)
     return "\n".join(lines) + "\n"
+
+
+def _fmt_ci(ci: Optional[List[float]]) -> str:
+    return "n/a" if ci is None else f"[{_fmt_rate(ci[0])}, {_fmt_rate(ci[1])}]"
+
+
+def _ci_lines(s: dict) -> List[str]:
+    """The interval (and the paired comparison) under the MER lines, when they were computed."""
+    if "ci95" not in s:
+        return []
+    b = s["bootstrap"]
+    out = ["", f"MER 95 % CI   = {_fmt_ci(s['ci95'])}   percentile bootstrap of the headline MER over "
+               f"{b['replications']} utterance resamples (seed {b['seed']})"]
+    vs = s.get("vs_baseline")
+    if vs is not None:
+        delta = "n/a" if vs["delta"] is None else f"{100.0 * vs['delta']:+.2f} %"
+        ci = "n/a" if vs["ci95"] is None else f"[{100.0 * vs['ci95'][0]:+.2f} %, {100.0 * vs['ci95'][1]:+.2f} %]"
+        p = "n/a" if vs["p_improve"] is None else f"{vs['p_improve']:.3f}"
+        out += [f"baseline      = {vs['baseline_hyp']}: MER {_fmt_rate(vs['baseline_mer'])}",
+                f"delta         = {delta}  95 % CI {ci}   MER(hyp) - MER(baseline) on the same resamples",
+                f"p_improve     = {p}   share of resamples where hyp has the lower MER"]
+    return out
 
 
 def format_per_utt(acc: MerAccumulator) -> str:
@@ -135,10 +159,40 @@ def format_per_utt(acc: MerAccumulator) -> str:
     return "\n".join(out) + "\n"
 
 
+def per_utt_counts(acc: MerAccumulator) -> Tuple[List[str], List[int], List[int]]:
+    """(utterance ids, errors, reference tokens) of every scored utterance, in scoring order."""
+    return ([u.utt_id for u in acc.utts], [u.err for u in acc.utts], [u.n_ref for u in acc.utts])
+
+
+def with_interval(summary: dict, acc: MerAccumulator, replications: int = bootstrap.REPLICATIONS,
+                  seed: int = bootstrap.SEED, baseline: Optional[MerAccumulator] = None,
+                  baseline_hyp: str = "") -> dict:
+    """`summary` with `ci95` right after `mer` (and `vs_baseline` when a baseline is given)."""
+    ids, err, n_ref = per_utt_counts(acc)
+    rs = bootstrap.Resample(ids, replications, seed)
+    empty_in_mean = acc.preset.empty_refs_in_mean
+    reps = rs.replicates(err, n_ref, summary["mer_is"], empty_in_mean)
+    out = {}
+    for k, v in summary.items():
+        out[k] = v
+        if k == "mer":
+            out["ci95"] = bootstrap.interval(reps)
+    out["bootstrap"] = {"replications": replications, "seed": seed, "unit": "utterance",
+                        "interval": "2.5th-97.5th percentile of the resampled headline MER"}
+    if baseline is not None:
+        b_ids, b_err, b_ref = per_utt_counts(baseline)
+        assert b_ids == ids and b_ref == n_ref, "baseline scored on other utterances"
+        b_sum = baseline.summary()
+        cmp = bootstrap.compare(summary["mer"], reps, b_sum["mer"], rs.replicates(b_err, b_ref, summary["mer_is"], empty_in_mean))
+        out["vs_baseline"] = {**(cmp or {"delta": None, "ci95": None, "p_improve": None}),
+                              "baseline_hyp": baseline_hyp, "baseline_mer": b_sum["mer"]}
+    return out
+
+
 def write_outputs(acc: MerAccumulator, out_dir: "str | os.PathLike", ref: str = "", hyp: str = "",
-                  extra: Optional[Dict] = None) -> dict:
+                  extra: Optional[Dict] = None, summary: Optional[dict] = None) -> dict:
     """Render all three outputs in memory, then write each atomically. Returns the JSON dict."""
-    summary = acc.summary()
+    summary = acc.summary() if summary is None else summary
     result = {"ref": str(ref), "hyp": str(hyp), **summary, **(extra or {})}
     texts = {
         "result.txt": format_result_txt(summary, str(ref), str(hyp)),
@@ -152,14 +206,31 @@ def write_outputs(acc: MerAccumulator, out_dir: "str | os.PathLike", ref: str = 
     return result
 
 
+def check_same_ids(hyps: Mapping[str, str], base: Mapping[str, str], hyp_name: str, base_name: str) -> None:
+    """A paired comparison needs the same utterances on both sides: name the first one that is not."""
+    missing = next((k for k in hyps if k not in base), None)
+    if missing is not None:
+        raise CsExtError(f"--baseline-hyp {base_name}: no utterance '{missing}', which {hyp_name} has "
+                         "(the paired comparison needs the same utterance ids in both hypothesis files)")
+    extra = next((k for k in base if k not in hyps), None)
+    if extra is not None:
+        raise CsExtError(f"--baseline-hyp {base_name}: utterance '{extra}' is not in {hyp_name} "
+                         "(the paired comparison needs the same utterance ids in both hypothesis files)")
+
+
 def score_files(ref: "str | os.PathLike", hyp: "str | os.PathLike", out_dir: "str | os.PathLike",
-                preset: "str | Preset" = "default", loanwords: "str | os.PathLike | None" = None) -> dict:
+                preset: "str | Preset" = "default", loanwords: "str | os.PathLike | None" = None,
+                baseline_hyp: "str | os.PathLike | None" = None,
+                replications: int = bootstrap.REPLICATIONS, seed: int = bootstrap.SEED) -> dict:
     """Score Kaldi `text` files; write out_dir/{result.txt,result.json,per_utt.tsv}; return result.json's dict.
 
     `loanwords`: a utt2loanwords table (HiKE's step, see `loanwords`), substituted in
-    both texts before normalisation; result.json names it under ``loanwords``.
+    every text (reference, hypothesis, baseline) before normalisation; result.json names
+    it under ``loanwords``. result.json carries `ci95` (bootstrap, see `bootstrap`) and,
+    with `baseline_hyp`, `vs_baseline: {delta, ci95, p_improve}` from the same resamples.
     Raises CsExtError (naming file and line) for non-UTF-8 input, duplicate ids, a
-    line without an id, or hypothesis (or loanword) ids that are not in the reference.
+    line without an id, hypothesis (or loanword) ids that are not in the reference, or a
+    baseline whose utterance ids differ from the hypothesis's (naming the first such id).
     """
     preset = get_preset(preset)
     if Path(out_dir).exists() and not Path(out_dir).is_dir():
@@ -174,4 +245,12 @@ def score_files(ref: "str | os.PathLike", hyp: "str | os.PathLike", out_dir: "st
         refs, hyps = apply_loanwords(refs, table), apply_loanwords(hyps, table)
         extra = {"loanwords": {"file": str(loanwords), "utts_with_loanwords": sum(1 for v in table.values() if v)}}
     acc = score_tables(refs, hyps, preset, hyp_name=str(hyp), ref_name=str(ref))
-    return write_outputs(acc, out_dir, str(ref), str(hyp), extra=extra)
+    base_acc = None
+    if baseline_hyp is not None:
+        base = read_table(baseline_hyp)
+        check_same_ids(hyps, base, str(hyp), str(baseline_hyp))
+        if loanwords is not None:
+            base = apply_loanwords(base, table)
+        base_acc = score_tables(refs, base, preset, hyp_name=str(baseline_hyp), ref_name=str(ref))
+    summary = with_interval(acc.summary(), acc, replications, seed, base_acc, str(baseline_hyp or ""))
+    return write_outputs(acc, out_dir, str(ref), str(hyp), extra=extra, summary=summary)

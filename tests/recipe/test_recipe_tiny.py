@@ -69,10 +69,11 @@ def test_results_table_is_complete_and_read_from_score_files(finished):
         for pair, cell in zip(["ko-en", "ja-en", "ko-ja", "mono_en", "mono_ko"], cells[:3] + cells[5:7]):
             score = json.loads((tmp / "exp" / "decode" / system / f"test_{pair}" / "score" /
                                 "result.json").read_text())
-            assert re.fullmatch(r"\d+\.\d{3}", cell), (system, pair, cell)
-            assert cell == f"{score['mer']:.3f}"
-        seen = [float(c) for c in cells[:2]]
-        assert cells[3] == f"{sum(seen) / 2:.3f}" or abs(float(cells[3]) - sum(seen) / 2) < 1e-3
+            assert re.fullmatch(r"\d+\.\d{3} \[\d+\.\d{2}, \d+\.\d{2}\]", cell), (system, pair, cell)
+            assert cell == f"{score['mer']:.3f} [{score['ci95'][0]:.2f}, {score['ci95'][1]:.2f}]"
+        seen = [float(c.split()[0]) for c in cells[:2]]
+        avg = float(cells[3].split()[0])
+        assert cells[3].startswith(f"{sum(seen) / 2:.3f} [") or abs(avg - sum(seen) / 2) < 1e-3
     assert (tmp / "RESULTS_seen_unseen.png").stat().st_size > 1000
 
 
