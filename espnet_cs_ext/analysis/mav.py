@@ -20,7 +20,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
-from ..merge.formats import Checkpoint
+from ..whisper.checkpoint import Checkpoint
 from ..utils.errors import CsExtError
 
 log = logging.getLogger(__name__)

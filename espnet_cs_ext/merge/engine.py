@@ -45,8 +45,9 @@ import torch
 from ..utils.atomic import atomic_open, atomic_path
 from ..utils.errors import CsExtError
 from .config import MergeConfig
-from .formats import (DEFAULT_CONTAINER, Checkpoint, SafetensorsWriter, TorchWriter, from_canonical,
-                      hf_head_counts, is_extra, whisper_dims_from_shapes)
+from ..whisper.checkpoint import (Checkpoint, dims_to_dict, from_canonical, hf_head_counts, infer_dims,
+                                  is_extra)
+from .formats import DEFAULT_CONTAINER, SafetensorsWriter, TorchWriter
 from .methods import TensorContext, get_method, resolve_params
 from .parts import Workspace
 
@@ -264,7 +265,8 @@ def _merge_checkpoints(cfg: MergeConfig, out: str, progress: bool, checksums: bo
             dims = next((c.whisper_dims() for c in opened if c.whisper_dims()), None)
             if dims is None:
                 heads = next((h for c in opened if c.naming == "hf" and (h := hf_head_counts(c.path))), None)
-                dims = whisper_dims_from_shapes(ref.infos, heads)
+                dims = infer_dims(ref.infos, heads, source=ref.path, guess_heads=True)
+            dims = dims_to_dict(dims)
 
         hasher = cf.ThreadPoolExecutor(1, thread_name_prefix="sha256") if checksums else None
         digests = {c.path: hasher.submit(cached_sha256, c.path) for c in opened} if hasher else {}
