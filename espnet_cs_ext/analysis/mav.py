@@ -127,7 +127,7 @@ def model_mav(label: str, model: Checkpoint, base: Checkpoint, threshold: float 
     the weight matrices) on the same tensors, so a model of another base of the
     same shape is refused too; `hint` ends its message (None: cs-merge's wording).
     """
-    from ..merge.engine import _SameBaseCheck
+    from ..merge.engine import SameBaseCheck
 
     tensors = analysed_tensors(base.infos)
     if not tensors:
@@ -138,7 +138,7 @@ def model_mav(label: str, model: Checkpoint, base: Checkpoint, threshold: float 
         log.warning("%s is stored in %s, the base in %s: rounding alone moves rows (by ~1e-5 for "
                     "weights of magnitude 0.05)", model.path, model.infos[tensors[0][1]].dtype,
                     base.infos[tensors[0][1]].dtype)
-    same_base = (_SameBaseCheck([f"fine-tuned model '{label}' ({model.path})"], base.path,
+    same_base = (SameBaseCheck([f"fine-tuned model '{label}' ({model.path})"], base.path,
                                 hint=hint)
                  if check_base else None)
     out: Dict[Key, MatrixMav] = {}

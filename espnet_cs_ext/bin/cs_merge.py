@@ -79,6 +79,9 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
         cfg.parameters["svd"] = args.svd
     if args.allow_different_base:
         cfg.allow_different_base = True
+    from ..analysis.select import resolve_mav_filter
+
+    cfg = resolve_mav_filter(cfg)  # the MAV layer choice is the caller's; merge gets a plain filter
     rep = merge_checkpoints(cfg, args.out, progress=not args.quiet and sys.stderr.isatty(),
                             checksums=not args.no_checksums, threads=args.threads)
     print(f"{PROG}: {cfg.merge_method}: {len(cfg.models)} model(s) -> {rep.out} "

@@ -130,7 +130,7 @@ def sha256_file(path: str, chunk: int = 8 << 20) -> str:
     return h.hexdigest()
 
 
-class _SameBaseCheck:
+class SameBaseCheck:
     """Counts, per model, matrix/embedding tensors that moved too far from the base."""
 
     def __init__(self, paths: Sequence[str], base_path: str, hint: Optional[str] = None):
@@ -219,16 +219,26 @@ def merge_checkpoints(cfg: MergeConfig, out: str | os.PathLike, *, progress: boo
         torch.set_num_threads(previous)
 
 
-def _merge_checkpoints(cfg: MergeConfig, out: str, progress: bool, checksums: bool) -> MergeReport:
-    cfg.validate()
-    method = get_method(cfg.merge_method)
-    out = str(out)
+def models_to_merge(cfg: MergeConfig) -> List[Any]:
+    """cfg.models without entries that are the base model itself (for methods with a base)."""
     model_specs = list(cfg.models)
-    if method.needs_base:
+    if get_method(cfg.merge_method).needs_base:
         same = [m for m in model_specs if os.path.abspath(m.path) == os.path.abspath(cfg.base_model)]
         if same:
             log.info("dropping %d model entr(ies) equal to base_model", len(same))
             model_specs = [m for m in model_specs if m not in same]
+    return model_specs
+
+
+def _merge_checkpoints(cfg: MergeConfig, out: str, progress: bool, checksums: bool) -> MergeReport:
+    cfg.validate()
+    if cfg.filters.mav is not None and cfg.filters.mav.layers is None:
+        # merge is the lower floor: it never runs the analysis; cs-merge and the recipe resolve it
+        raise CsExtError("filters.mav names no layers yet: resolve it first with "
+                         "espnet_cs_ext.analysis.resolve_mav_filter(cfg) (cs-merge does)")
+    method = get_method(cfg.merge_method)
+    out = str(out)
+    model_specs = models_to_merge(cfg)
     model_params, params = resolve_params(method, [m.parameters for m in model_specs], cfg.parameters)
 
     opened: List[Checkpoint] = []
@@ -239,8 +249,6 @@ def _merge_checkpoints(cfg: MergeConfig, out: str, progress: bool, checksums: bo
         models = opened[1:] if cfg.base_model else opened
         ref = base if base is not None else models[0]
         others = models if base is not None else models[1:]
-        if cfg.filters.mav is not None and cfg.filters.mav.layers is None:
-            cfg = _resolve_mav_filter(cfg, base, models)
         plan = _plan(ref, others, cfg.filters.predicate())
         naming = ref.naming if cfg.output_format == "same" else cfg.output_format
         container = ref.container if naming == ref.naming else DEFAULT_CONTAINER[naming]
@@ -271,7 +279,7 @@ def _merge_checkpoints(cfg: MergeConfig, out: str, progress: bool, checksums: bo
         hasher = cf.ThreadPoolExecutor(1, thread_name_prefix="sha256") if checksums else None
         digests = {c.path: hasher.submit(cached_sha256, c.path) for c in opened} if hasher else {}
         reader = cf.ThreadPoolExecutor(1, thread_name_prefix="read")
-        same_base = (_SameBaseCheck([m.path for m in models], base.path)
+        same_base = (SameBaseCheck([m.path for m in models], base.path)
                      if base is not None and not cfg.allow_different_base else None)
 
         # two sets of read buffers, one per input: the reader fills one while the other is merged
@@ -343,19 +351,6 @@ def _merge_checkpoints(cfg: MergeConfig, out: str, progress: bool, checksums: bo
     finally:
         for c in opened:
             c.close()
-
-
-def _resolve_mav_filter(cfg: MergeConfig, base: Optional[Checkpoint], models: Sequence[Checkpoint]) -> MergeConfig:
-    """A copy of cfg whose filters.mav names the flagged blocks (from the cs-mav file, or
-    computed from these models); the sidecar then records which blocks were merged."""
-    from ..analysis.select import resolve_for_merge
-
-    if base is None:
-        raise CsExtError("filters.mav needs base_model (the MAV is measured against the base)")
-    layers = resolve_for_merge(cfg.filters.mav, base, models, check_base=not cfg.allow_different_base)
-    log.info("MAV filter: merging encoder blocks %s, decoder blocks %s", layers["encoder"], layers["decoder"])
-    mav = dataclasses.replace(cfg.filters.mav, layers=layers)
-    return dataclasses.replace(cfg, filters=dataclasses.replace(cfg.filters, mav=mav))
 
 
 def _merge_one(method, name, kind, tensors, has_base, model_params, params, seed, same_base, workspace):
