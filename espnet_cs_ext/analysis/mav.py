@@ -76,8 +76,10 @@ def layer_counts(keys) -> Dict[str, int]:
 
 
 def row_mav(delta: torch.Tensor) -> torch.Tensor:
-    """mean_j |delta[i, j]| for each row i (fp32)."""
-    return delta.reshape(delta.shape[0], -1).abs().mean(dim=1)
+    """mean_j |delta[i, j]| for each row i (axes after the first are flattened; a 1-D
+    tensor is one row)."""
+    t = delta.reshape(1, -1) if delta.dim() <= 1 else delta.reshape(delta.shape[0], -1)
+    return t.abs().mean(dim=1)
 
 
 def matrix_mav(base: torch.Tensor, model: torch.Tensor, threshold: float = MAV_THRESHOLD) -> MatrixMav:
