@@ -2,8 +2,9 @@
 
 `merge_checkpoints(cfg, out)` runs named steps over a list of `PlannedTensor` records:
 _open_inputs, plan_tensors (+ _output_format, _output_dims), _merged_tensors (read with
-_Prefetcher, check, merge or copy) and _write_output (the one write step). It opens every input lazily (safetensors: positional
-reads; torch: weights-only mmap), plans the output from the base checkpoint's
+_Prefetcher, check, merge or copy) and _write_output (the one write step). It opens
+every input lazily (safetensors: positional reads; torch: weights-only mmap), plans the
+output from the base checkpoint's
 tensors, then for each tensor reads it from base and models, checks it, merges it
 and writes it. While one tensor is merged the next one is being read (one reader
 thread) and the input checksums are computed (another thread). Peak memory is a
