@@ -16,8 +16,8 @@ Light: torch only, never espnet2; matplotlib is imported when a figure is drawn.
 """
 from .mav import MATRICES, MAV_THRESHOLD, MatrixMav, matrix_mav, model_mav, open_checkpoint
 from .overlap import all_pairs, pair_overlap
-from .select import layer_scores, read_flagged, select_layers
+from .select import layer_scores, read_flagged, resolve_mav_filter, select_layers
 from .study import run_study
 
 __all__ = ["MATRICES", "MAV_THRESHOLD", "MatrixMav", "matrix_mav", "model_mav", "open_checkpoint",
-           "all_pairs", "pair_overlap", "layer_scores", "read_flagged", "select_layers", "run_study"]
+           "all_pairs", "pair_overlap", "layer_scores", "read_flagged", "resolve_mav_filter", "select_layers", "run_study"]

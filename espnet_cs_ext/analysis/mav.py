@@ -20,7 +20,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
-from ..merge.formats import Checkpoint
+from ..whisper.checkpoint import Checkpoint
 from ..utils.errors import CsExtError
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,10 @@ def layer_counts(keys) -> Dict[str, int]:
 
 
 def row_mav(delta: torch.Tensor) -> torch.Tensor:
-    """mean_j |delta[i, j]| for each row i (fp32)."""
-    return delta.reshape(delta.shape[0], -1).abs().mean(dim=1)
+    """mean_j |delta[i, j]| for each row i (axes after the first are flattened; a 1-D
+    tensor is one row)."""
+    t = delta.reshape(1, -1) if delta.dim() <= 1 else delta.reshape(delta.shape[0], -1)
+    return t.abs().mean(dim=1)
 
 
 def matrix_mav(base: torch.Tensor, model: torch.Tensor, threshold: float = MAV_THRESHOLD) -> MatrixMav:
@@ -127,7 +129,7 @@ def model_mav(label: str, model: Checkpoint, base: Checkpoint, threshold: float 
     the weight matrices) on the same tensors, so a model of another base of the
     same shape is refused too; `hint` ends its message (None: cs-merge's wording).
     """
-    from ..merge.engine import _SameBaseCheck
+    from ..merge.engine import SameBaseCheck
 
     tensors = analysed_tensors(base.infos)
     if not tensors:
@@ -138,7 +140,7 @@ def model_mav(label: str, model: Checkpoint, base: Checkpoint, threshold: float 
         log.warning("%s is stored in %s, the base in %s: rounding alone moves rows (by ~1e-5 for "
                     "weights of magnitude 0.05)", model.path, model.infos[tensors[0][1]].dtype,
                     base.infos[tensors[0][1]].dtype)
-    same_base = (_SameBaseCheck([f"fine-tuned model '{label}' ({model.path})"], base.path,
+    same_base = (SameBaseCheck([f"fine-tuned model '{label}' ({model.path})"], base.path,
                                 hint=hint)
                  if check_base else None)
     out: Dict[Key, MatrixMav] = {}

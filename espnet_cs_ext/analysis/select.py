@@ -121,3 +121,37 @@ def resolve_for_merge(mav, base, models: Sequence, check_base: bool = True) -> D
                for m in models}
     scores = layer_scores(results, base_layers)
     return {p: select_layers(scores[p], mav.top_k, mav.min_pct) for p in PARTS}
+
+
+def resolve_mav_filter(cfg):
+    """A copy of the merge config `cfg` whose filters.mav names the flagged blocks (from the
+    cs-mav file, or computed from cfg's models); unchanged when there is nothing to resolve.
+
+    The merge engine takes the layer choice as a plain filter and never runs the analysis;
+    its callers (cs-merge, the recipe's merge list) call this first. The sidecar then
+    records which blocks were merged.
+    """
+    import dataclasses
+    import logging
+
+    from ..merge.engine import models_to_merge
+    from ..whisper.checkpoint import Checkpoint
+
+    mav = cfg.filters.mav
+    if mav is None or mav.layers is not None:
+        return cfg
+    cfg.validate()
+    if not cfg.base_model:
+        raise CsExtError("filters.mav needs base_model (the MAV is measured against the base)")
+    opened = []
+    try:
+        for p in [cfg.base_model] + [m.path for m in models_to_merge(cfg)]:
+            opened.append(Checkpoint(p))
+        layers = resolve_for_merge(mav, opened[0], opened[1:], check_base=not cfg.allow_different_base)
+    finally:
+        for c in opened:
+            c.close()
+    logging.getLogger(__name__).info("MAV filter: merging encoder blocks %s, decoder blocks %s",
+                                     layers["encoder"], layers["decoder"])
+    mav = dataclasses.replace(mav, layers=layers)
+    return dataclasses.replace(cfg, filters=dataclasses.replace(cfg.filters, mav=mav))

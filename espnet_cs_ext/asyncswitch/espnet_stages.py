@@ -27,7 +27,7 @@ ENTRY = "espnet_cs_ext.bin.asr_train"
 
 def state_sizes(path: str | Path) -> Dict[str, int]:
     """{name: numel} of a state dict file, read with weights_only (no code runs)."""
-    from ..merge.formats import load_torch_weights_only
+    from ..whisper.checkpoint import load_torch_weights_only
 
     obj = load_torch_weights_only(str(path))
     if not isinstance(obj, dict) or not obj:
@@ -69,7 +69,7 @@ def changed_tensors(before: str | Path, after: str | Path) -> List[str]:
     """Names whose values differ between two ESPnet state dicts (same key set required)."""
     import torch
 
-    from ..merge.formats import load_torch_weights_only
+    from ..whisper.checkpoint import load_torch_weights_only
 
     a, b = load_torch_weights_only(str(before)), load_torch_weights_only(str(after))
     missing = sorted(set(a) ^ set(b))

@@ -57,10 +57,10 @@ _TOP = {"decoder.token_embedding": "output", "decoder.ln": "final_ln",
 
 def canonical(name: str) -> str:
     """ESPnet model name -> openai-whisper name (`decoder.decoders.x` -> `decoder.x`)."""
-    for pre, canon in (("encoder.encoders.", "encoder."), ("decoder.decoders.", "decoder.")):
-        if name.startswith(pre):
-            return canon + name[len(pre):]
-    return name
+    from ..whisper.checkpoint import is_extra, to_canonical  # the one key mapping
+
+    mapped = to_canonical("espnet", name)
+    return name if is_extra(mapped) else mapped
 
 
 def group_of(name: str) -> str:

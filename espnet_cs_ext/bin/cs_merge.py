@@ -94,7 +94,10 @@ def _merge(args) -> int:
     for p in (args.out, sidecar_path(args.out)):  # left by a run killed with -9
         for gone in sweep_stale_temps(p):
             logging.getLogger(PROG).warning("removed %s, a temp file of a killed run", gone)
+    from ..analysis.select import resolve_mav_filter
     from ..utils.outputs import disk_errors_named
+
+    cfg = resolve_mav_filter(cfg)  # the MAV layer choice is the caller's; merge gets a plain filter
     with disk_errors_named(args.out, "merged checkpoint"):
         rep = merge_checkpoints(cfg, args.out, progress=not args.quiet and sys.stderr.isatty(),
                                 checksums=not args.no_checksums, threads=args.threads)

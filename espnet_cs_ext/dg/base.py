@@ -12,8 +12,10 @@ Whisper or a toy model alike. Plain torch only: no espnet2 import here.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import random
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import torch
@@ -28,19 +30,42 @@ class DGConfigError(CsExtError):
     """A DG configuration that cannot train: unknown algorithm/option, bad domains."""
 
 
+@dataclasses.dataclass(frozen=True)
+class HParam:
+    """One hyper-parameter, DomainBed style: its default and the range a sweep draws from.
+
+    search: ("choice", v1, v2, ...), ("uniform", lo, hi) or ("log10", lo, hi) (10 ** uniform);
+    None for options that are not searched (module lists, switches).
+    """
+    default: object
+    search: Optional[Tuple[object, ...]] = None
+
+    def sample(self, rng: random.Random) -> object:
+        if self.search is None:
+            return self.default
+        kind, *args = self.search
+        if kind == "choice":
+            return rng.choice(args)
+        if kind == "uniform":
+            return rng.uniform(*args)
+        if kind == "log10":
+            return 10 ** rng.uniform(*args)
+        raise ValueError(f"unknown search kind {kind!r} (choice, uniform, log10)")
+
+
 class Algorithm:
     """Base class: hyper-parameters, the optimizer step and per-domain gradients.
 
-    Subclasses declare `HPARAMS` (name -> default) once, set `MIN_DOMAINS` (the number
+    Subclasses declare `HPARAMS` (name -> HParam(default, search range)) once, set `MIN_DOMAINS` (the number
     of domains the method needs to mean anything; checked before training starts) and
     implement `_update`.
     """
 
-    HPARAMS: Dict[str, object] = {}
+    HPARAMS: Dict[str, HParam] = {}
     # Shared by all algorithms: measure pairwise cosines of the per-domain gradients
     # every N steps (0: never) where the method does not compute them anyway; a
     # measurement costs one extra backward per domain.
-    COMMON_HPARAMS: Dict[str, object] = {"log_cos_every": 10}
+    COMMON_HPARAMS: Dict[str, HParam] = {"log_cos_every": HParam(10)}
     MIN_DOMAINS = 2
 
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: LossFn,
@@ -61,7 +86,25 @@ class Algorithm:
     # ---- configuration -------------------------------------------------------------
     @classmethod
     def defaults(cls) -> Dict[str, object]:
-        return {**cls.COMMON_HPARAMS, **cls.HPARAMS}
+        return {k: h.default for k, h in {**cls.COMMON_HPARAMS, **cls.HPARAMS}.items()}
+
+    @classmethod
+    def search_space(cls) -> Dict[str, Tuple[object, ...]]:
+        """{name: search range} of the hyper-parameters a sweep varies."""
+        return {k: h.search for k, h in cls.HPARAMS.items() if h.search is not None}
+
+    @classmethod
+    def random_hparams(cls, seed: int) -> Dict[str, object]:
+        """One draw from the search space (defaults elsewhere), reproducible by `seed`,
+        as DomainBed's random_hparams."""
+        rng = random.Random(f"{cls.NAME}:{seed}")
+        return {k: h.sample(rng) for k, h in {**cls.COMMON_HPARAMS, **cls.HPARAMS}.items()}
+
+    @classmethod
+    def schedule_warnings(cls, hparams: Mapping[str, object], total_steps: int) -> List[str]:
+        """Warnings about `hparams` for a run of `total_steps` optimisation steps (0: unknown);
+        an algorithm whose options depend on the run length overrides this."""
+        return []
 
     @classmethod
     def resolve_hparams(cls, overrides: Optional[Mapping[str, object]] = None) -> Dict[str, object]:

@@ -11,14 +11,14 @@ from typing import Dict
 
 import torch
 
-from .base import Algorithm, loss_stats
+from .base import Algorithm, HParam, loss_stats
 
 
 class ERM(Algorithm):
     """Minimise the average of the per-domain losses with the configured optimizer."""
 
     NAME = "erm"
-    HPARAMS: Dict[str, object] = {}
+    HPARAMS: Dict[str, HParam] = {}
     MIN_DOMAINS = 1
 
     def _update(self, mbs):

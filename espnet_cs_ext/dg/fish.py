@@ -17,16 +17,16 @@ from typing import Dict
 
 import torch
 
-from .base import Algorithm, cosine_stats, loss_stats
+from .base import Algorithm, HParam, cosine_stats, loss_stats
 
 
 class Fish(Algorithm):
     """Sequential per-domain inner steps, then a meta step of size `meta_lr`."""
 
     NAME = "fish"
-    HPARAMS: Dict[str, object] = {
-        "meta_lr": 0.5,           # DomainBed default; sweep 0.05 / 0.1 / 0.5
-        "shuffle_domains": True,  # Fish Algorithm 1 permutes the domains every step
+    HPARAMS: Dict[str, HParam] = {
+        "meta_lr": HParam(0.5, ("choice", 0.05, 0.1, 0.5)),  # DomainBed default and sweep
+        "shuffle_domains": HParam(True),  # Fish Algorithm 1 permutes the domains every step
     }
 
     def _update(self, mbs):

@@ -36,19 +36,26 @@ from typing import Dict, List, Sequence
 import torch
 import torch.nn.functional as F
 
-from .base import Algorithm, DGConfigError, loss_stats
+from .base import Algorithm, DGConfigError, HParam, loss_stats
 
 
 class Fishr(Algorithm):
     """Mean NLL + lambda * (variance mismatch of per-sample gradients across domains)."""
 
     NAME = "fishr"
-    HPARAMS: Dict[str, object] = {
-        "lambda": 1000.0,               # DomainBed default
-        "penalty_anneal_iters": 1500,   # DomainBed default; set per run (e.g. 10% of steps)
-        "ema": 0.95,
-        "modules": ["decoder.decoders.ln"],  # see the module docstring
+    HPARAMS: Dict[str, HParam] = {
+        "lambda": HParam(1000.0, ("log10", 1, 4)),                # DomainBed default and range
+        "penalty_anneal_iters": HParam(1500, ("uniform", 0, 5000)),  # set per run (e.g. 10% of steps)
+        "ema": HParam(0.95, ("uniform", 0.90, 0.99)),
+        "modules": HParam(["decoder.decoders.ln"]),  # see the module docstring
     }
+
+    @classmethod
+    def schedule_warnings(cls, hparams, total_steps):
+        if total_steps and hparams["penalty_anneal_iters"] >= total_steps:
+            return [f"fishr penalty_anneal_iters {hparams['penalty_anneal_iters']} >= {total_steps} "
+                    "training steps: the penalty never switches on (this run is ERM)"]
+        return []
 
     def __init__(self, model, *args, **kwargs):
         super().__init__(model, *args, **kwargs)

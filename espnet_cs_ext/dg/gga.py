@@ -19,7 +19,7 @@ from typing import Dict
 
 import torch
 
-from .base import Algorithm, cosine_stats_from, loss_stats, mean_grads, pairwise_cosines
+from .base import Algorithm, HParam, cosine_stats_from, loss_stats, mean_grads, pairwise_cosines
 from .erm import ERM
 
 
@@ -27,12 +27,12 @@ class GGA(Algorithm):
     """Perturbation search for aligned domain gradients in an early step window."""
 
     NAME = "gga"
-    HPARAMS: Dict[str, object] = {
-        "anneal_start": 0,     # first step of the search window
-        "anneal_end": 20,      # window end (exclusive): ~10% of the paper's 195 steps
-        "n_trials": 5,         # random perturbations tried per step
-        "rho": 1.0e-5,         # neighbourhood half-width (REFERENCE: 1e-5 .. 1e-6)
-        "loss_tol": 0.01,      # accept at most a 1% rise of the mean loss
+    HPARAMS: Dict[str, HParam] = {
+        "anneal_start": HParam(0),                            # first step of the search window
+        "anneal_end": HParam(20, ("choice", 10, 20, 40)),     # window end (exclusive): ~10% of 195 steps
+        "n_trials": HParam(5, ("choice", 3, 5, 10)),          # random perturbations tried per step
+        "rho": HParam(1.0e-5, ("log10", -6, -5)),             # neighbourhood half-width (1e-5 .. 1e-6)
+        "loss_tol": HParam(0.01, ("choice", 0.005, 0.01, 0.02)),  # accept at most a 1% rise of the loss
     }
 
     def in_window(self) -> bool:

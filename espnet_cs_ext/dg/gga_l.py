@@ -15,7 +15,7 @@ from typing import Dict, Mapping, Tuple
 
 import torch
 
-from .base import Algorithm, cosine_stats_from, loss_stats, mean_grads, pairwise_cosines
+from .base import Algorithm, HParam, cosine_stats_from, loss_stats, mean_grads, pairwise_cosines
 
 
 def noise_scale(cosines: Mapping[Tuple[str, str], float], gamma: float) -> float:
@@ -30,7 +30,7 @@ class GGAL(Algorithm):
     """Mean domain gradient plus noise of scale gamma * (1 - mean pairwise cosine)."""
 
     NAME = "gga_l"
-    HPARAMS: Dict[str, object] = {"gamma": 1.0e-3}
+    HPARAMS: Dict[str, HParam] = {"gamma": HParam(1.0e-3, ("log10", -4, -2))}
 
     def _update(self, mbs):
         losses, grads = self.domain_gradients(mbs)

@@ -15,17 +15,17 @@ from typing import Dict
 
 import torch
 
-from .base import Algorithm, loss_stats
+from .base import Algorithm, HParam, loss_stats
 
 
 class MLDG(Algorithm):
     """Meta-train on some domains, meta-test the virtually updated model on the others."""
 
     NAME = "mldg"
-    HPARAMS: Dict[str, object] = {
-        "beta": 1.0,        # DomainBed mldg_beta
-        "inner_lr": 1.0e-3, # virtual SGD step size (not in REFERENCE; a small step for fine-tuning)
-        "n_meta_test": 1,   # domains held out as meta-test each step
+    HPARAMS: Dict[str, HParam] = {
+        "beta": HParam(1.0, ("log10", -1, 1)),         # DomainBed mldg_beta and its range
+        "inner_lr": HParam(1.0e-3, ("log10", -4, -2)),  # virtual SGD step (a small step for fine-tuning)
+        "n_meta_test": HParam(1),                       # domains held out as meta-test each step
     }
 
     def _update(self, mbs):

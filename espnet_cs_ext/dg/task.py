@@ -96,11 +96,10 @@ class DGASRTask(ASRTask):
         per_domain = iter_options.batch_size // len(domains)
         sizes = {d: len(u) for d, u in domains.items()}
         logging.info(f"DG domains (utterances): {sizes}")
-        hp = get_algorithm(args.dg_algorithm).resolve_hparams(args.dg_conf)
+        algo = get_algorithm(args.dg_algorithm)
         total = (args.num_iters_per_epoch or 0) * args.max_epoch
-        if "penalty_anneal_iters" in hp and total and hp["penalty_anneal_iters"] >= total:
-            logging.warning(f"fishr penalty_anneal_iters {hp['penalty_anneal_iters']} >= {total} training "
-                            "steps: the penalty never switches on (this run is ERM)")
+        for warning in algo.schedule_warnings(algo.resolve_hparams(args.dg_conf), total):
+            logging.warning(warning)
         if args.batch_type not in ("unsorted", "sorted", "folded"):
             logging.warning(f"DG training ignores --batch_type {args.batch_type}: batches hold "
                             "batch_size // n_domains utterances of every domain")

@@ -52,7 +52,9 @@ def espnet_loss(model: torch.nn.Module, batch: Dict[str, object]):
 class DGTrainer(Trainer):
     """Trainer whose optimisation step is one DG `update` over per-domain minibatches."""
 
-    _state: Dict[int, object] = {}  # id(model) -> (algorithm, utt2category), kept across epochs
+    # ESPnet's Trainer is all classmethods, so the (algorithm, utt2category) pair that must
+    # live across epochs is kept on the model object itself: it dies with the model.
+    _STATE_ATTR = "_cs_ext_dg_state"
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser):
@@ -76,8 +78,8 @@ class DGTrainer(Trainer):
 
     @classmethod
     def _algorithm(cls, model, optimizers, options, reporter):
-        key = id(model)
-        if key not in cls._state:
+        state = model.__dict__.get(cls._STATE_ATTR)
+        if state is None:
             if len(optimizers) != 1:
                 raise RuntimeError(f"the DG trainer drives one optimizer, got {len(optimizers)}")
             algo = build_algorithm(options.dg_algorithm, model, optimizers[0], espnet_loss,
@@ -87,8 +89,9 @@ class DGTrainer(Trainer):
             utt2category = read_table(Path(options.dg_utt2category))
             logging.info(f"DG algorithm {options.dg_algorithm}: {algo.hparams} "
                          f"(starting at step {algo.step_count})")
-            cls._state[key] = (algo, utt2category)
-        return cls._state[key]
+            state = (algo, utt2category)
+            object.__setattr__(model, cls._STATE_ATTR, state)  # a plain attribute, not a submodule
+        return state
 
     @classmethod
     def train_one_epoch(cls, model, iterator, optimizers, schedulers, scaler, reporter,

@@ -7,7 +7,7 @@ Library (torch only; importing this never imports espnet2):
     merge_tensors("ties", base, [ft1, ft2], [{"density": 0.2}] * 2)   # one tensor
 
 Command line: `cs-merge CONFIG.yaml OUT` (`cs-merge --list` for the methods).
-Task-vector statistics for the MAV study: `espnet_cs_ext.merge.analysis`.
+Task-vector statistics for the MAV study: `espnet_cs_ext.analysis.task_vectors`.
 
 Modules: parts (sparsifiers, sign consensus, SVD), methods (registry), formats
 (checkpoint naming/containers and key mapping), config (YAML), engine (streaming

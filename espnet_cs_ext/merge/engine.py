@@ -1,7 +1,10 @@
 """Streaming merge of whole checkpoints: tensor by tensor, one output file, atomically.
 
-`merge_checkpoints(cfg, out)` opens every input lazily (safetensors: positional
-reads; torch: weights-only mmap), plans the output from the base checkpoint's
+`merge_checkpoints(cfg, out)` runs named steps over a list of `PlannedTensor` records:
+_open_inputs, plan_tensors (+ _output_format, _output_dims), _merged_tensors (read with
+_Prefetcher, check, merge or copy) and _write_output (the one write step). It opens
+every input lazily (safetensors: positional reads; torch: weights-only mmap), plans the
+output from the base checkpoint's
 tensors, then for each tensor reads it from base and models, checks it, merges it
 and writes it. While one tensor is merged the next one is being read (one reader
 thread) and the input checksums are computed (another thread). Peak memory is a
@@ -38,15 +41,16 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
 from ..utils.atomic import atomic_open, atomic_path
 from ..utils.errors import CsExtError
 from .config import MergeConfig
-from .formats import (DEFAULT_CONTAINER, Checkpoint, SafetensorsWriter, TorchWriter, from_canonical,
-                      hf_head_counts, is_extra, whisper_dims_from_shapes)
+from ..whisper.checkpoint import (Checkpoint, dims_to_dict, from_canonical, hf_head_counts, infer_dims,
+                                  is_extra)
+from .formats import DEFAULT_CONTAINER, SafetensorsWriter, TorchWriter
 from .methods import TensorContext, get_method, resolve_params
 from .parts import Workspace
 
@@ -129,7 +133,7 @@ def sha256_file(path: str, chunk: int = 8 << 20) -> str:
     return h.hexdigest()
 
 
-class _SameBaseCheck:
+class SameBaseCheck:
     """Counts, per model, matrix/embedding tensors that moved too far from the base."""
 
     def __init__(self, paths: Sequence[str], base_path: str, hint: Optional[str] = None):
@@ -173,6 +177,18 @@ def _check_finite(t: torch.Tensor, name: str, path: str) -> None:
         raise CsExtError(f"{path}: tensor {name!r} has {bad} non-finite value(s) (NaN/Inf)")
 
 
+@dataclasses.dataclass(frozen=True)
+class PlannedTensor:
+    """One output tensor: canonical `name`, its `key` in the output naming, `kind`
+    (tensor_kind), `action` ('merge' or 'copy'), output `dtype` and `shape`."""
+    name: str
+    key: str
+    kind: str
+    action: str
+    dtype: torch.dtype
+    shape: Tuple[int, ...]
+
+
 def _plan(base: Checkpoint, models: Sequence[Checkpoint], keep) -> List[tuple]:
     """[(name, kind, action)] in base order; action 'merge' or 'copy'. Raises on key/shape mismatch."""
     plan = []
@@ -199,6 +215,22 @@ def _plan(base: Checkpoint, models: Sequence[Checkpoint], keep) -> List[tuple]:
     return plan
 
 
+def plan_tensors(ref: Checkpoint, others: Sequence[Checkpoint], keep, naming: str, hf_prefix: str,
+                 out_dtype: Optional[torch.dtype]) -> List[PlannedTensor]:
+    """The output, tensor by tensor in base order; names the output naming cannot hold are dropped."""
+    planned = []
+    for name, kind, action in _plan(ref, others, keep):
+        key = from_canonical(naming, name, hf_prefix)
+        if key is None:
+            log.warning("dropping %s: the %s naming has no place for it", name, naming)
+            continue
+        dt = ref.infos[name].dtype
+        if out_dtype is not None and dt.is_floating_point:
+            dt = out_dtype
+        planned.append(PlannedTensor(name, key, kind, action, dt, tuple(ref.infos[name].shape)))
+    return planned
+
+
 def merge_checkpoints(cfg: MergeConfig, out: str | os.PathLike, *, progress: bool = True,
                       checksums: bool = True, threads: Optional[int] = None) -> MergeReport:
     """Merge as `cfg` says and write `out` (+ `out`.merge.yaml). See the module docstring.
@@ -218,142 +250,203 @@ def merge_checkpoints(cfg: MergeConfig, out: str | os.PathLike, *, progress: boo
         torch.set_num_threads(previous)
 
 
-def _merge_checkpoints(cfg: MergeConfig, out: str, progress: bool, checksums: bool) -> MergeReport:
-    cfg.validate()
-    method = get_method(cfg.merge_method)
-    out = str(out)
+def models_to_merge(cfg: MergeConfig) -> List[Any]:
+    """cfg.models without entries that are the base model itself (for methods with a base)."""
     model_specs = list(cfg.models)
-    if method.needs_base:
+    if get_method(cfg.merge_method).needs_base:
         same = [m for m in model_specs if os.path.abspath(m.path) == os.path.abspath(cfg.base_model)]
         if same:
             log.info("dropping %d model entr(ies) equal to base_model", len(same))
             model_specs = [m for m in model_specs if m not in same]
-    model_params, params = resolve_params(method, [m.parameters for m in model_specs], cfg.parameters)
+    return model_specs
 
-    opened: List[Checkpoint] = []
-    try:
-        for p in ([cfg.base_model] if cfg.base_model else []) + [m.path for m in model_specs]:
-            opened.append(Checkpoint(p))
-        base = opened[0] if cfg.base_model else None
-        models = opened[1:] if cfg.base_model else opened
-        ref = base if base is not None else models[0]
-        others = models if base is not None else models[1:]
-        if cfg.filters.mav is not None and cfg.filters.mav.layers is None:
-            cfg = _resolve_mav_filter(cfg, base, models)
-        plan = _plan(ref, others, cfg.filters.predicate())
-        naming = ref.naming if cfg.output_format == "same" else cfg.output_format
-        container = ref.container if naming == ref.naming else DEFAULT_CONTAINER[naming]
-        out_dtype = _DTYPES[cfg.dtype] if cfg.dtype else None
-        hf_prefix = ref.hf_prefix if ref.naming == "hf" else "model."
 
-        entries = []  # (name, out_key, out_dtype)
-        for name, kind, action in plan:
-            key = from_canonical(naming, name, hf_prefix)
-            if key is None:
-                log.warning("dropping %s: the %s naming has no place for it", name, naming)
-                continue
-            dt = ref.infos[name].dtype
-            if out_dtype is not None and dt.is_floating_point:
-                dt = out_dtype
-            entries.append((name, key, dt))
-        action_of = {n: a for n, _, a in plan}
-        kind_of = {n: k for n, k, _ in plan}
+@dataclasses.dataclass
+class _Inputs:
+    """The opened checkpoints: `ref` is the base (or the first model without one)."""
+    opened: List[Checkpoint]
+    base: Optional[Checkpoint]
+    models: List[Checkpoint]
 
-        dims = None
-        if naming == "whisper" and container == "torch":
-            dims = next((c.whisper_dims() for c in opened if c.whisper_dims()), None)
-            if dims is None:
-                heads = next((h for c in opened if c.naming == "hf" and (h := hf_head_counts(c.path))), None)
-                dims = whisper_dims_from_shapes(ref.infos, heads)
+    @property
+    def ref(self) -> Checkpoint:
+        return self.base if self.base is not None else self.models[0]
 
-        hasher = cf.ThreadPoolExecutor(1, thread_name_prefix="sha256") if checksums else None
-        digests = {c.path: hasher.submit(cached_sha256, c.path) for c in opened} if hasher else {}
-        reader = cf.ThreadPoolExecutor(1, thread_name_prefix="read")
-        same_base = (_SameBaseCheck([m.path for m in models], base.path)
-                     if base is not None and not cfg.allow_different_base else None)
+    @property
+    def others(self) -> List[Checkpoint]:
+        return self.models if self.base is not None else self.models[1:]
 
-        # two sets of read buffers, one per input: the reader fills one while the other is merged
-        max_bytes = max((c.infos[n].numel * torch.empty((), dtype=c.infos[n].dtype).element_size()
-                         for c in opened for n in c.infos), default=0)
-        read_bufs = [[torch.empty(max_bytes, dtype=torch.uint8) if c.container == "safetensors" else None
-                      for c in [ref] + others] for _ in range(2)] if max_bytes else [[], []]
-
-        buf_ptrs = {b.untyped_storage().data_ptr() for bs in read_bufs for b in bs if b is not None}
-
-        def load(idx):
-            name = entries[idx][0]
-            # buffers/integers of the models are read only to compare them with the base's
-            compare = (same_base is not None and kind_of[name] in ("buffer", "integer")
-                       and all(name in o.infos and o.infos[name] == ref.infos[name] for o in others))
-            srcs = [ref] + (others if action_of[name] == "merge" or compare else [])
-            bufs = read_bufs[idx % 2]
-            return [s.read(name, bufs[j]) for j, s in enumerate(srcs)]
-
-        merged_n = copied_n = 0
-        workspace = Workspace()
-        try:
-            with atomic_path(out) as tmp:
-                if container == "safetensors":
-                    meta = {"format": "pt"} if naming == "hf" else {}
-                    writer = SafetensorsWriter(tmp, [(k, tuple(ref.infos[n].shape), dt) for n, k, dt in entries],
-                                               meta)
-                else:
-                    writer = TorchWriter(tmp, naming, dims)
-                try:
-                    bar = _progress(len(entries), progress)
-                    fut = reader.submit(load, 0) if entries else None
-                    for idx, (name, key, dt) in enumerate(entries):
-                        tensors = fut.result()
-                        fut = reader.submit(load, idx + 1) if idx + 1 < len(entries) else None
-                        srcs = [ref] + others
-                        for t, c in zip(tensors, srcs):
-                            _check_finite(t, name, c.path)
-                        if action_of[name] == "merge":
-                            result = _merge_one(method, name, kind_of[name], tensors, base is not None,
-                                                model_params, params, cfg.seed, same_base, workspace)
-                            merged_n += 1
-                        else:
-                            if same_base is not None and len(tensors) > 1:
-                                _check_buffer(name, tensors, srcs)
-                            result = tensors[0]
-                            copied_n += 1
-                        result = result.to(dt)
-                        if container == "torch" and result.untyped_storage().data_ptr() in buf_ptrs:
-                            result = result.clone()  # TorchWriter keeps it; the read buffer is reused
-                        writer.write(key, result)
-                        del tensors, result
-                        bar.update(1)
-                    bar.close()
-                    if same_base is not None:
-                        same_base.verify()
-                    writer.close()
-                except BaseException:
-                    writer.abort()
-                    raise
-                sums = {p: f.result() for p, f in digests.items()}
-                sidecar = sidecar_path(out)
-                _write_sidecar(sidecar, cfg, method, opened, sums, naming, container, merged_n, copied_n)
-        finally:
-            reader.shutdown(wait=True, cancel_futures=True)
-            if hasher:
-                hasher.shutdown(wait=True, cancel_futures=True)
-        return MergeReport(out, sidecar, merged_n, copied_n, sums)
-    finally:
-        for c in opened:
+    def close(self) -> None:
+        for c in self.opened:
             c.close()
 
 
-def _resolve_mav_filter(cfg: MergeConfig, base: Optional[Checkpoint], models: Sequence[Checkpoint]) -> MergeConfig:
-    """A copy of cfg whose filters.mav names the flagged blocks (from the cs-mav file, or
-    computed from these models); the sidecar then records which blocks were merged."""
-    from ..analysis.select import resolve_for_merge
+def _open_inputs(base_path: Optional[str], model_paths: Sequence[str]) -> _Inputs:
+    opened: List[Checkpoint] = []
+    try:
+        for p in ([base_path] if base_path else []) + list(model_paths):
+            opened.append(Checkpoint(p))
+    except BaseException:
+        for c in opened:
+            c.close()
+        raise
+    base = opened[0] if base_path else None
+    return _Inputs(opened, base, opened[1:] if base_path else opened)
 
-    if base is None:
-        raise CsExtError("filters.mav needs base_model (the MAV is measured against the base)")
-    layers = resolve_for_merge(cfg.filters.mav, base, models, check_base=not cfg.allow_different_base)
-    log.info("MAV filter: merging encoder blocks %s, decoder blocks %s", layers["encoder"], layers["decoder"])
-    mav = dataclasses.replace(cfg.filters.mav, layers=layers)
-    return dataclasses.replace(cfg, filters=dataclasses.replace(cfg.filters, mav=mav))
+
+def _output_format(cfg: MergeConfig, ref: Checkpoint) -> Tuple[str, str, str]:
+    """(naming, container, hf_prefix) of the output."""
+    naming = ref.naming if cfg.output_format == "same" else cfg.output_format
+    container = ref.container if naming == ref.naming else DEFAULT_CONTAINER[naming]
+    return naming, container, ref.hf_prefix if ref.naming == "hf" else "model."
+
+
+def _output_dims(inputs: _Inputs, naming: str, container: str) -> Optional[Dict[str, int]]:
+    """The `dims` of an openai-whisper .pt output: from an input that has them, else the
+    shapes (head counts from an HF config.json, or guessed with a warning)."""
+    if not (naming == "whisper" and container == "torch"):
+        return None
+    dims = next((c.whisper_dims() for c in inputs.opened if c.whisper_dims()), None)
+    if dims is None:
+        heads = next((h for c in inputs.opened if c.naming == "hf" and (h := hf_head_counts(c.path))), None)
+        dims = infer_dims(inputs.ref.infos, heads, source=inputs.ref.path, guess_heads=True)
+    return dims_to_dict(dims)
+
+
+class _Prefetcher:
+    """Reads tensor idx+1 of the plan (one thread) while tensor idx is merged, into two
+    alternating sets of read buffers (one per safetensors input). Models' buffers and
+    integers are read only when they must be compared with the base's."""
+
+    def __init__(self, inputs: _Inputs, plan: Sequence[PlannedTensor], compare_copies: bool):
+        self.srcs = [inputs.ref] + inputs.others
+        self.plan, self.compare_copies = plan, compare_copies
+        max_bytes = max((c.infos[n].numel * torch.empty((), dtype=c.infos[n].dtype).element_size()
+                         for c in inputs.opened for n in c.infos), default=0)
+        self.bufs = [[torch.empty(max_bytes, dtype=torch.uint8) if c.container == "safetensors" else None
+                      for c in self.srcs] for _ in range(2)] if max_bytes else [[], []]
+        self.buf_ptrs = {b.untyped_storage().data_ptr() for bs in self.bufs for b in bs if b is not None}
+        self.pool = cf.ThreadPoolExecutor(1, thread_name_prefix="read")
+
+    def _load(self, idx: int) -> List[torch.Tensor]:
+        t = self.plan[idx]
+        ref, others = self.srcs[0], self.srcs[1:]
+        compare = (self.compare_copies and t.kind in ("buffer", "integer")
+                   and all(t.name in o.infos and o.infos[t.name] == ref.infos[t.name] for o in others))
+        srcs = [ref] + (others if t.action == "merge" or compare else [])
+        bufs = self.bufs[idx % 2]
+        return [s.read(t.name, bufs[j]) for j, s in enumerate(srcs)]
+
+    def __iter__(self) -> Iterator[Tuple[PlannedTensor, List[torch.Tensor]]]:
+        fut = self.pool.submit(self._load, 0) if self.plan else None
+        for idx, t in enumerate(self.plan):
+            tensors = fut.result()
+            fut = self.pool.submit(self._load, idx + 1) if idx + 1 < len(self.plan) else None
+            yield t, tensors
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _merged_tensors(cfg: MergeConfig, method, inputs: _Inputs, plan: Sequence[PlannedTensor], container: str,
+                    model_params, params, same_base: Optional[SameBaseCheck], counts: Dict[str, int],
+                    progress: bool) -> Iterator[Tuple[PlannedTensor, torch.Tensor]]:
+    """(planned tensor, output tensor) in plan order: read, checked, merged or copied."""
+    srcs = [inputs.ref] + inputs.others
+    workspace = Workspace()
+    reader = _Prefetcher(inputs, plan, same_base is not None)
+    try:
+        bar = _progress(len(plan), progress)
+        for t, tensors in reader:
+            for x, c in zip(tensors, srcs):
+                _check_finite(x, t.name, c.path)
+            if t.action == "merge":
+                result = _merge_one(method, t.name, t.kind, tensors, inputs.base is not None,
+                                    model_params, params, cfg.seed, same_base, workspace)
+                counts["merged"] += 1
+            else:
+                if same_base is not None and len(tensors) > 1:
+                    _check_buffer(t.name, tensors, srcs)
+                result = tensors[0]
+                counts["copied"] += 1
+            result = result.to(t.dtype)
+            if container == "torch" and result.untyped_storage().data_ptr() in reader.buf_ptrs:
+                result = result.clone()  # TorchWriter keeps it; the read buffer is reused
+            del tensors
+            yield t, result
+            bar.update(1)
+        bar.close()
+        if same_base is not None:
+            same_base.verify()
+    finally:
+        reader.close()
+
+
+def _write_output(out: str, naming: str, container: str, plan: Sequence[PlannedTensor],
+                  dims: Optional[Dict[str, int]], stream: Iterable[Tuple[PlannedTensor, torch.Tensor]],
+                  before_rename: Callable[[], None]) -> None:
+    """The write step: every tensor of `stream` into a temp file beside `out`, renamed onto
+    `out` only after `before_rename` (the sidecar) succeeded; on any error nothing is left."""
+    with atomic_path(out) as tmp:
+        if container == "safetensors":
+            meta = {"format": "pt"} if naming == "hf" else {}
+            writer = SafetensorsWriter(tmp, [(t.key, t.shape, t.dtype) for t in plan], meta)
+        else:
+            writer = TorchWriter(tmp, naming, dims)
+        try:
+            for t, tensor in stream:
+                writer.write(t.key, tensor)
+                del tensor
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        before_rename()
+
+
+def _merge_checkpoints(cfg: MergeConfig, out: str, progress: bool, checksums: bool) -> MergeReport:
+    cfg.validate()
+    if cfg.filters.mav is not None and cfg.filters.mav.layers is None:
+        # merge is the lower floor: it never runs the analysis; cs-merge and the recipe resolve it
+        raise CsExtError("filters.mav names no layers yet: resolve it first with "
+                         "espnet_cs_ext.analysis.resolve_mav_filter(cfg) (cs-merge does)")
+    method = get_method(cfg.merge_method)
+    out = str(out)
+    model_specs = models_to_merge(cfg)
+    model_params, params = resolve_params(method, [m.parameters for m in model_specs], cfg.parameters)
+
+    inputs = _open_inputs(cfg.base_model, [m.path for m in model_specs])
+    try:
+        naming, container, hf_prefix = _output_format(cfg, inputs.ref)
+        plan = plan_tensors(inputs.ref, inputs.others, cfg.filters.predicate(), naming, hf_prefix,
+                            _DTYPES[cfg.dtype] if cfg.dtype else None)
+        dims = _output_dims(inputs, naming, container)
+        same_base = (SameBaseCheck([m.path for m in inputs.models], inputs.base.path)
+                     if inputs.base is not None and not cfg.allow_different_base else None)
+        hasher = cf.ThreadPoolExecutor(1, thread_name_prefix="sha256") if checksums else None
+        digests = {c.path: hasher.submit(cached_sha256, c.path) for c in inputs.opened} if hasher else {}
+        counts = {"merged": 0, "copied": 0}
+        sums: Dict[str, str] = {}
+        sidecar = sidecar_path(out)
+
+        def write_sidecar():
+            sums.update({p: f.result() for p, f in digests.items()})
+            _write_sidecar(sidecar, cfg, method, inputs.opened, sums, naming, container,
+                           counts["merged"], counts["copied"])
+
+        try:
+            stream = _merged_tensors(cfg, method, inputs, plan, container, model_params, params, same_base,
+                                     counts, progress)
+            try:
+                _write_output(out, naming, container, plan, dims, stream, write_sidecar)
+            finally:
+                stream.close()  # stops the reader thread now, also when writing failed
+        finally:
+            if hasher:
+                hasher.shutdown(wait=True, cancel_futures=True)
+        return MergeReport(out, sidecar, counts["merged"], counts["copied"], sums)
+    finally:
+        inputs.close()
 
 
 def _merge_one(method, name, kind, tensors, has_base, model_params, params, seed, same_base, workspace):

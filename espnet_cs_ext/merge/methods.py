@@ -85,14 +85,6 @@ def get_method(name: str) -> MergeMethod:
         raise CsExtError(f"unknown merge method {name!r}; valid methods: {', '.join(sorted(METHODS))}") from None
 
 
-def _finish(base: torch.Tensor, mixed: torch.Tensor, lam: float) -> torch.Tensor:
-    if lam == 0:
-        return base.clone()
-    if lam != 1:
-        mixed = mixed * lam
-    return base + mixed
-
-
 def generalized_task_arithmetic(base, models, ctx: TensorContext, *,
                                 sparsify: Optional[Callable[[torch.Tensor, int], torch.Tensor]] = None,
                                 consensus: Optional[str] = None) -> torch.Tensor:

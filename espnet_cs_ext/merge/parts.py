@@ -1,13 +1,15 @@
 """The building blocks every merge method is composed of: pure functions on tensors.
 
     task_vector(ft, base)            tau = theta_ft - theta_base
-    magnitude_mask / magnitude_prune keep the top-k |tau| (k = max(1, int(density * numel)))
-    bernoulli_drop                   DARE: keep each entry with probability `density`, rescale
-    sign_consensus                   TIES sign election ("sum" or "count") -> agreement mask
+    magnitude_prune(_)               keep the top-k |tau| (k = max(1, int(density * numel)))
+    bernoulli_drop_                  DARE: keep each entry with probability `density`, rescale
+    consensus_sum_                   TIES sign election ("sum" or "count") + disjoint sum, fused
     low_rank / lors_split            truncated SVD (randomized or exact) and low-rank + sparse
 
-All functions take and return float32 tensors (callers upcast) and never modify
-their inputs. Randomness comes only from an explicit `torch.Generator`.
+Functions ending in `_` work in place on workspace buffers (the merge engine's hot
+path); the others take and return float32 tensors and never modify their inputs.
+Randomness comes only from an explicit `torch.Generator`. Plain reference versions
+of the fused kernels live in tests/merge/oracles.py, where they check these.
 """
 from __future__ import annotations
 
@@ -17,8 +19,7 @@ from typing import Optional, Sequence
 import torch
 
 __all__ = [
-    "task_vector", "retained_count", "magnitude_mask", "magnitude_prune", "bernoulli_drop",
-    "sign_consensus", "disjoint_sum", "low_rank", "lors_split", "stable_seed", "Workspace",
+    "task_vector", "retained_count", "magnitude_prune", "low_rank", "lors_split", "stable_seed", "Workspace",
     "magnitude_prune_", "bernoulli_drop_", "consensus_sum_",
 ]
 
@@ -107,20 +108,6 @@ def _keep_top(tau: torch.Tensor, k: int, ws: Workspace) -> torch.Tensor:
     return keep
 
 
-def magnitude_mask(tau: torch.Tensor, density: float) -> torch.Tensor:
-    """Boolean mask of the k = max(1, int(density * numel)) entries of largest |tau|.
-
-    Entries whose |tau| equals the cutoff value are taken in flat-index order
-    (lowest index first), so exactly k entries are kept. MergeKit's full
-    `argsort` leaves the order of such exact ties unspecified; that is the only
-    place the two can differ.
-    """
-    k = retained_count(tau.numel(), density)
-    if k >= tau.numel():
-        return torch.ones_like(tau, dtype=torch.bool)
-    return (_keep_top(tau, k, Workspace()) > 0).reshape(tau.shape)
-
-
 def magnitude_prune_(tau: torch.Tensor, density: float, ws: Optional[Workspace] = None) -> torch.Tensor:
     """In-place magnitude_prune of a contiguous tensor; returns `tau`."""
     k = retained_count(tau.numel(), density)
@@ -159,66 +146,14 @@ def bernoulli_drop_(tau: torch.Tensor, density: float, generator: torch.Generato
     return tau
 
 
-def bernoulli_drop(tau: torch.Tensor, density: float, generator: torch.Generator,
-                   rescale: str | bool = True) -> torch.Tensor:
-    """DARE (Yu et al. 2024): keep each entry with probability `density`.
-
-    rescale: True / "inverse_density" multiplies kept entries by 1/density (the
-    paper); "l1" scales so the L1 norm is unchanged (MergeKit 0.1.5); False keeps
-    them as they are. Same result in expectation. The mask is uniform(0,1) <
-    density drawn from `generator`, one number per entry in flat order.
-    """
-    if density >= 1:
-        return tau
-    return bernoulli_drop_(tau.clone(), density, generator, rescale)
-
-
-def sign_consensus(weighted: torch.Tensor, method: str = "sum") -> torch.Tensor:
-    """TIES sign election over the stacked weighted task vectors (shape [N, ...]).
-
-    "sum": elected sign = sign(sum_i w_i tau_i) (TIES paper); "count": sign of the
-    sum of signs. Zero sums elect +. Returns a bool mask [N, ...] of entries whose
-    sign equals the elected one (exact zeros never agree).
-    """
-    sign = weighted.sign()
-    if method == "sum":
-        elected = torch.where(weighted.sum(dim=0) >= 0, 1.0, -1.0)
-    elif method == "count":
-        elected = torch.where(sign.sum(dim=0) >= 0, 1.0, -1.0)
-    else:
-        raise ValueError(f"unknown consensus method {method!r} (valid: sum, count)")
-    return sign == elected
-
-
-def disjoint_sum(weighted: torch.Tensor, weights: torch.Tensor, mask: Optional[torch.Tensor],
-                 normalize: bool) -> torch.Tensor:
-    """Sum the stacked weighted task vectors, optionally over `mask` only, optionally
-    divided by the summed weights of the contributing models (TIES "disjoint mean").
-
-    weights has shape [N, 1, ...] broadcastable to `weighted`. Divisors that are 0
-    (no contributor) become 1, as in MergeKit.
-    """
-    if mask is None:
-        mixed = weighted.sum(dim=0)
-        if normalize:
-            divisor = weights.sum(dim=0)
-            divisor = torch.where(divisor.abs() < 1e-8, torch.ones_like(divisor), divisor)
-            mixed = mixed / divisor
-        return mixed
-    maskf = mask.to(weighted.dtype)
-    mixed = (weighted * maskf).sum(dim=0)
-    if normalize:
-        divisor = (weights * maskf).sum(dim=0)
-        divisor = torch.where(divisor == 0, torch.ones_like(divisor), divisor)
-        mixed = mixed / divisor
-    return mixed
-
-
 def consensus_sum_(weighted: torch.Tensor, weights: Sequence[float], method: Optional[str],
                    normalize: bool, ws: Optional[Workspace] = None) -> torch.Tensor:
-    """Fused `disjoint_sum(weighted, w, sign_consensus(weighted, method), normalize)`.
+    """TIES sign election + disjoint (mean) sum over stacked weighted task vectors [N, ...].
 
-    Same arithmetic as the reference functions above (and MergeKit): the mixed sum
+    method "sum": elected sign = sign(sum_i w_i tau_i) (TIES paper); "count": sign of the
+    sum of signs; None: no election. Zero sums elect +; exact zeros never agree. With
+    `normalize`, divided by the summed weights of the contributing models (divisor 0 -> 1).
+    Same arithmetic as the reference in tests/merge/oracles.py (and MergeKit): the mixed sum
     accumulates models in order, the divisor likewise. Overwrites `weighted`
     (disagreeing entries are zeroed) and returns a workspace buffer [...]: copy it
     before the next call with the same workspace.
@@ -319,9 +254,3 @@ def stable_seed(*parts: object) -> int:
     (Python's hash() is salted), so per-tensor randomness does not depend on order."""
     h = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
     return int.from_bytes(h[:8], "little") & ((1 << 63) - 1)
-
-
-def stack_weights(weights: Sequence[float], like: torch.Tensor) -> torch.Tensor:
-    """Per-model weights as a tensor of shape [N, 1, ..., 1] matching `like` [N, ...]."""
-    w = torch.tensor(list(weights), dtype=like.dtype)
-    return w.reshape((-1,) + (1,) * (like.dim() - 1))

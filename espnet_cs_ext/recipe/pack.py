@@ -154,7 +154,7 @@ def resolve_model_file(spec: str) -> Path:
 
 def load_espnet_state(model_file: Path) -> Tuple[Dict[str, Any], str]:
     """(state dict with ESPnet key names, naming of the file); never runs pickled code."""
-    from ..merge.formats import Checkpoint, from_canonical
+    from ..whisper.checkpoint import Checkpoint, from_canonical
 
     with open(model_file, "rb") as f:
         head = f.read(9)

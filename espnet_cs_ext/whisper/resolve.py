@@ -54,13 +54,13 @@ def _ct2_to_checkpoint(source: str, data: Optional[bytes], out: Path) -> Path:
     import numpy as np
     import torch
 
+    from .checkpoint import dims_from_dict, write_checkpoint
     from .convert import ct2_to_openai
     from .ct2 import read_ct2
 
     dims, arrays = ct2_to_openai(read_ct2(source, data))
     state = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in arrays.items()}
-    with atomic_path(out) as tmp:
-        torch.save({"dims": dims, "model_state_dict": state}, tmp)
+    write_checkpoint(dims_from_dict(dims, source), state, out)
     return out
 
 
@@ -138,17 +138,14 @@ def resolve_checkpoint(spec: str, download_root: Optional[str] = None) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike) -> Tuple[dict, dict]:
-    """Load (dims, state_dict) from an openai-whisper checkpoint without running pickled code."""
-    import pickle
+    """(dims dict, state dict) of an openai-whisper checkpoint, never running pickled code.
 
-    import torch
+    Kept for callers that want the file's own `dims` mapping; new code uses
+    `whisper.checkpoint.read_checkpoint` (ModelDimensions, any format).
+    """
+    from .checkpoint import load_torch_weights_only
 
-    path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CsExtError(f"{path}: not a loadable openai-whisper checkpoint ({first[:200]})")
+    ckpt = load_torch_weights_only(str(path))
     if not isinstance(ckpt, dict) or "dims" not in ckpt or "model_state_dict" not in ckpt:
         keys = sorted(ckpt)[:5] if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CsExtError(f"{path}: expected an openai-whisper checkpoint with 'dims' and "
@@ -158,19 +155,8 @@ def load_checkpoint(path: str | os.PathLike) -> Tuple[dict, dict]:
 
 def load_whisper(spec: str, device: str = "cpu", download_root: Optional[str] = None):
     """Return a `whisper.model.Whisper` (fp32) for any spec `resolve_checkpoint` accepts."""
-    from whisper.model import ModelDimensions, Whisper
+    from .checkpoint import build_model, dims_from_dict
 
     path = resolve_checkpoint(spec, download_root)
     dims, state = load_checkpoint(path)
-    try:
-        model = Whisper(ModelDimensions(**dims))
-    except TypeError as e:
-        raise CsExtError(f"{path}: bad 'dims' in checkpoint ({e})")
-    # openai-whisper >= 20230314 stores an alignment_heads buffer; this version has none.
-    state = {k: v for k, v in state.items() if k != "alignment_heads"}
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        raise CsExtError(f"{path}: weights do not fit the Whisper dims in the checkpoint "
-                         f"({str(e).splitlines()[0]})")
-    return model.to(device)
+    return build_model(dims_from_dict(dims, str(path)), state, str(path), "the checkpoint").to(device)

@@ -116,7 +116,7 @@ class _Evil:
 @pytest.mark.parametrize("payload, message", [
     ({"model_state_dict": {}}, "expected an openai-whisper checkpoint"),
     ([1, 2, 3], "expected an openai-whisper checkpoint"),
-    (_Evil(), "not a loadable openai-whisper checkpoint"),
+    (_Evil(), r"refusing to load .*x.pt: .*\(possibly code\)"),
 ])
 def test_wrong_checkpoint_formats(tmp_path, payload, message):
     path = tmp_path / "x.pt"

@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import oracles
 
 from espnet_cs_ext.merge import METHODS, merge_tensors, parts
 from espnet_cs_ext.utils.errors import CsExtError
@@ -151,8 +152,8 @@ def test_ties_count_consensus_differs_where_expected():
 
 def test_ties_tie_at_cutoff_takes_lowest_index():
     tau = torch.tensor([1.0, 2.0, 2.0, 2.0, 0.5])
-    mask = parts.magnitude_mask(tau, 0.4)  # k = 2 of the three 2.0 entries
-    assert mask.tolist() == [False, True, True, False, False]
+    kept = parts.magnitude_prune_(tau.clone(), 0.4) != 0  # k = 2 of the three 2.0 entries
+    assert kept.tolist() == [False, True, True, False, False] == oracles.magnitude_mask(tau, 0.4).tolist()
 
 
 def test_svp_keeps_rank_and_leaves_vectors_whole():
@@ -237,9 +238,9 @@ def test_fused_consensus_matches_reference_parts(consensus, normalize):
     d[:, :5] = 0.0  # zeros never agree, and a column of zero sums elects +
     d[0, 10:12] = 0.0
     weights = [1.0, 0.5, -0.25]
-    wd = d * parts.stack_weights(weights, d)
-    mask = parts.sign_consensus(wd, consensus) if consensus else None
-    want = parts.disjoint_sum(wd, parts.stack_weights(weights, d), mask, normalize)
+    wd = d * oracles.stack_weights(weights, d)
+    mask = oracles.sign_consensus(wd, consensus) if consensus else None
+    want = oracles.disjoint_sum(wd, oracles.stack_weights(weights, d), mask, normalize)
     got = parts.consensus_sum_(wd.clone(), weights, consensus, normalize).clone()
     torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
 
@@ -252,3 +253,19 @@ def test_kth_largest_exact_on_large_and_skewed_inputs():
         for density in (0.001, 0.2, 0.5, 0.95):
             k = parts.retained_count(a.numel(), density)
             assert parts._kth_largest(a, k) == torch.topk(a, k).values[-1]
+
+
+@pytest.mark.parametrize("density", [0.02, 0.3, 0.77])
+def test_fused_magnitude_prune_matches_oracle(density):
+    tau = rand(64, 48, seed=31)
+    tau[:3] = 0.5  # exact ties at many cutoffs
+    torch.testing.assert_close(parts.magnitude_prune_(tau.clone(), density), oracles.magnitude_prune(tau, density),
+                               rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("rescale", [True, "l1", False])
+def test_fused_bernoulli_drop_matches_oracle(rescale):
+    tau = rand(64, 48, seed=32)
+    got = parts.bernoulli_drop_(tau.clone(), 0.3, torch.Generator().manual_seed(5), rescale)
+    want = oracles.bernoulli_drop(tau, 0.3, torch.Generator().manual_seed(5), rescale)
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=0)

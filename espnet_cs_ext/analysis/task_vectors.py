@@ -13,7 +13,7 @@ fine-tuned model i, with tau_i = theta_i - theta_0:
                       those where tau_i and tau_j are both non-zero, with the same sign
                       (empty when there is one model)
 
-    python -m espnet_cs_ext.merge.analysis BASE FT1 [FT2 ...] -o stats.tsv [--threshold 5e-5]
+    python -m espnet_cs_ext.analysis.task_vectors BASE FT1 [FT2 ...] -o stats.tsv [--threshold 5e-5]
 
 Rows are (tensor, model) in base order; `part` is encoder/decoder and `layer` the
 block index (-1 outside blocks), so layer-wise plots are one groupby away.
@@ -27,20 +27,14 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch
 
-from ..utils.atomic import atomic_open
+from ..merge.engine import tensor_kind
 from ..utils.errors import CsExtError, cli_main
-from .engine import tensor_kind
-from .formats import Checkpoint
+from ..whisper.checkpoint import Checkpoint
+from . import tables
+from .mav import MAV_THRESHOLD, row_mav
 
 COLUMNS = ["tensor", "part", "layer", "kind", "shape", "model", "l2", "rel_l2", "mean_abs", "max_abs",
            "row_mav_mean", "row_mav_frac", "sign_agree"]
-MAV_THRESHOLD = 5e-5
-
-
-def row_mav(tau: torch.Tensor) -> torch.Tensor:
-    """Row-level mean absolute value: |tau| averaged over all axes but the first."""
-    t = tau.reshape(1, -1) if tau.dim() <= 1 else tau.reshape(tau.shape[0], -1)
-    return t.abs().mean(dim=1)
 
 
 def sign_agreement(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -98,17 +92,7 @@ def task_vector_stats(base_path: str, model_paths: Sequence[str], labels: Option
 
 def write_tsv(rows, path: str) -> int:
     """Write rows (dicts with COLUMNS) as a TSV with a header; return the row count."""
-    n = 0
-    with atomic_open(path) as f:
-        f.write("\t".join(COLUMNS) + "\n")
-        for r in rows:
-            f.write("\t".join(_fmt(r[c]) for c in COLUMNS) + "\n")
-            n += 1
-    return n
-
-
-def _fmt(v) -> str:
-    return f"{v:.6g}" if isinstance(v, float) else str(v)
+    return tables.write_tsv(rows, COLUMNS, path)
 
 
 def _run(argv: Optional[Sequence[str]] = None) -> int:

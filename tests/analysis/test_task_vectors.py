@@ -6,7 +6,25 @@ import csv
 import pytest
 import torch
 
-from espnet_cs_ext.merge import analysis
+from mav_helpers import base_state, save
+
+from espnet_cs_ext.analysis import task_vectors as analysis
+
+
+@pytest.fixture(scope="module")
+def model_set(tmp_path_factory):
+    """base.pt, ft0.pt and an HF-named ft1 (a fine-tune is base + 0.01 N(0, 1) on float tensors)."""
+    d = tmp_path_factory.mktemp("task_vectors")
+    base = base_state(0)
+
+    def finetune(seed):
+        g = torch.Generator().manual_seed(seed)
+        return {k: (v + 0.01 * torch.randn(v.shape, generator=g)
+                    if v.is_floating_point() and k != "encoder.positional_embedding" else v.clone())
+                for k, v in base.items()}
+
+    return {"base": save(base, d / "base.pt"), "ft0": save(finetune(100), d / "ft0.pt"),
+            "ft1_hf": save(finetune(101), d / "ft1.safetensors", "hf")}
 
 
 def test_row_mav_and_sign_agreement_by_hand():
