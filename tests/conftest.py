@@ -57,3 +57,28 @@ def english_data_dir(tmp_path_factory) -> Path:
             u2s.write(f"{utt} spk1\n")
     (d / "spk2utt").write_text("spk1 " + " ".join(u for u, _ in ENGLISH) + "\n")
     return d
+
+
+def _wait_until(ready, what: str, proc=None, cap: float = 900.0, poll: float = 0.05) -> None:
+    """Poll `ready()` until true; fail naming `what` if `proc` ends first or after `cap` s.
+
+    The cap only turns a hang into a failure (it is far above any run's length); nothing
+    here depends on how fast the machine is.
+    """
+    import time
+
+    end = time.monotonic() + cap
+    while not ready():
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the process ended (rc {proc.returncode}) before {what}")
+        if time.monotonic() > end:
+            pytest.fail(f"no {what} within {cap:.0f} s: the run hangs")
+        time.sleep(poll)
+
+
+@pytest.fixture(scope="session")
+def wait_until():
+    """`wait_until(ready, what, proc=None)`: a condition wait with a generous hang cap."""
+    return _wait_until
+
+
