@@ -35,6 +35,7 @@ from typing import Callable, List, Optional, Sequence
 
 from ..utils.atomic import atomic_open, atomic_path
 from ..utils.errors import CsExtError
+from ..utils.halt import halt_point
 from .config import StageAConfig, lr_factor
 from .groups import apply_stage, summary
 from .textdata import PREFIX_LEN, TextEncoder, parse_source, read_corpus
@@ -219,6 +220,7 @@ def run_stage_a(cfg: StageAConfig, init: str, texts: Sequence[str], out_dir: str
                  "rng_torch": torch.get_rng_state(), "rng_python": random.getstate()}
         with atomic_path(ck_path) as tmp:
             torch.save(state, tmp)
+        halt_point(f"stage-a-checkpoint {ck_path}")
 
     frames = cfg.encoder_frames or dims.n_audio_ctx
     batches = _Batches(len(seqs), cfg.batch_size, cfg.seed)

@@ -27,6 +27,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..utils.atomic import atomic_open
 from ..utils.errors import CsExtError
+from ..utils.halt import halt_point
 from ..utils.kaldi import read_table, write_table
 from .config import DecodeConfig
 from .model import LoadedModel, is_pretrained, load_decode_model
@@ -314,6 +315,7 @@ def _run_batches(decoder: Decoder, source, batches: List[List[str]], languages, 
             f.flush()
             os.fsync(f.fileno())
             bar.update(len(batch))
+            halt_point(f"decode-batch {partial}")
 
 
 def merge_shards(data_dir: str | os.PathLike, out: str | os.PathLike, nj: int) -> Path:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from ..utils.halt import halt_point
+
 _ORIGINAL = torch.save
 
 
@@ -32,6 +34,7 @@ def atomic_torch_save(obj, f, *args, **kwargs):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    halt_point(f"save {path}")
 
 
 def _umask() -> int:

@@ -62,7 +62,7 @@ def train_config(whisper: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def ddp_setup(tmp_path_factory, tiny_whisper, english_data_dir):
+def ddp_setup(tmp_path_factory, tiny_whisper, english_data_dir, whisper_token_list):
     import numpy as np
     import soundfile as sf
 
@@ -80,9 +80,7 @@ def ddp_setup(tmp_path_factory, tiny_whisper, english_data_dir):
         text.append(tline + "\n")
     (data / "wav.scp").write_text("".join(scp))
     (data / "text").write_text("".join(text))
-    tokens = work / "tokens.txt"
-    _run([sys.executable, "-m", "espnet2.bin.whisper_export_vocabulary", "--whisper_model",
-          "whisper_multilingual", "--output", str(tokens)], work)
+    tokens = whisper_token_list
     config = work / "train.yaml"
     config.write_text(yaml.safe_dump(train_config(tiny_whisper)))
     common = ["--config", str(config), "--token_list", str(tokens), "--use_preprocessor", "true", "--ngpu", "0"]

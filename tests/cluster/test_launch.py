@@ -11,7 +11,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -236,22 +235,19 @@ def test_slurm_single_job_and_resources(slurm_cluster, tmp_path, launch):
     assert "TimeLimit=00:05:00" in show and "JobName=cs-one" in show, show
 
 
-def test_slurm_scancel_is_reported_and_a_second_copy_refused(slurm_cluster, tmp_path, launch):
+def test_slurm_scancel_is_reported_and_a_second_copy_refused(slurm_cluster, tmp_path, launch, wait_until):
     cmd = ["bash", "-c", "echo started JOB; sleep 60"]
     first = subprocess.Popen([sys.executable, "-m", "espnet_cs_ext.bin.launch", "--backend", "slurm",
                               "JOB=1:2", "log/s.JOB.log", "--", *cmd],
                              cwd=tmp_path, env=dict(os.environ), stderr=subprocess.PIPE, text=True)
     try:
         logs = [tmp_path / f"log/s.{j}.log" for j in (1, 2)]
-        deadline = time.time() + 60
-        while not all(p.exists() and len(lines(p)) >= 3 for p in logs):
-            assert time.time() < deadline and first.poll() is None, "tasks did not start"
-            time.sleep(0.2)
+        wait_until(lambda: all(p.exists() and len(lines(p)) >= 3 for p in logs), "both tasks' start", first)
         job = (tmp_path / "log/q/s.jobid").read_text().strip()
         proc = launch("--backend", "slurm", "JOB=1:2", "log/s.JOB.log", "--", *cmd, cwd=tmp_path, check=2)
         assert f"Slurm job {job} over log/s.JOB.log is still queued or running" in proc.stderr
         subprocess.run(["scancel", f"{job}_2"], check=True)
-        time.sleep(1.0)
+        wait_until(lambda: lines(logs[1])[-1] == "# exit -15", "task 2's end after scancel", first)
         subprocess.run(["scancel", f"{job}_1"], check=True)
         _, err = first.communicate(timeout=60)
     finally:

@@ -12,8 +12,6 @@ import soundfile as sf
 from cs_data_helpers import nfd, read_table, wav_bytes, write_parquet, write_wav
 from espnet_cs_ext.utils.errors import CsExtError
 
-pytest.importorskip("pyarrow")
-
 
 def check_dir(d: Path, texts: dict, pair: str, langs: dict = None, durs: dict = None):
     """Tables agree, ids sorted, transcripts exactly `texts` (NFC), utt2category = pair."""

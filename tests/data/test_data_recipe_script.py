@@ -13,7 +13,6 @@ import pytest
 
 from cs_data_helpers import read_table, write_wav
 
-pytest.importorskip("pyarrow")
 SCRIPT = Path(__file__).resolve().parents[2] / "egs2" / "cs_unseen" / "asr1" / "local" / "data.sh"
 
 

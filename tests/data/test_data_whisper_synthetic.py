@@ -41,7 +41,8 @@ def _segments(corpus: Path, lang: str) -> list:
 
 @pytest.fixture(scope="module")
 def whisper_base():
-    torch = pytest.importorskip("torch")
+    import torch
+
     torch.set_num_threads(2)
     from espnet_cs_ext.whisper import load_whisper
     return load_whisper("base")

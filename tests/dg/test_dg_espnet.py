@@ -37,12 +37,10 @@ def train_config(whisper: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_whisper):
+def trained(tmp_path_factory, tiny_whisper, whisper_token_list):
     work = tmp_path_factory.mktemp("dg_espnet")
     data = make_data_dir(work / "data")
-    tokens = work / "tokens.txt"
-    run(["-m", "espnet2.bin.whisper_export_vocabulary", "--whisper_model", "whisper_multilingual",
-         "--output", str(tokens)], work)
+    tokens = whisper_token_list
     config = work / "train.yaml"
     config.write_text(yaml.safe_dump(train_config(tiny_whisper)))
     common = ["-m", "espnet_cs_ext.bin.asr_train_dg", "--config", str(config), "--token_list", str(tokens),

@@ -23,11 +23,8 @@ KO, EN, TRANSCRIBE, NOTIMESTAMPS = 50264, 50259, 50359, 50363
 
 
 @pytest.fixture(scope="module")
-def token_list(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tok") / "tokens.txt"
-    subprocess.run([sys.executable, "-m", "espnet2.bin.whisper_export_vocabulary",
-                    "--whisper_model", "whisper_multilingual", "--output", str(out)], check=True)
-    return out
+def token_list(whisper_token_list):
+    return whisper_token_list
 
 
 @pytest.mark.parametrize("use_lang_prompt, prompt, expected", [

@@ -1,8 +1,8 @@
 """Killing the recipe during stage 5 (training) or stage 7 (decoding) and rerunning it resumes.
 
-The run is killed for real (SIGKILL to the whole process group, as a lost node or a
-Ctrl-C'd terminal would), once a checkpoint (stage 5) or a partial hypothesis file
-(stage 7) exists. The rerun must continue from there: training from its last epoch
+The training or decoding process is killed for real (SIGKILL, as a lost node would), at a
+fixed point: right after its second epoch checkpoint (stage 5) or its second batch of
+hypotheses (stage 7), through the CS_EXT_HALT_AT test hook (espnet_cs_ext/utils/halt.py). The rerun must continue from there: training from its last epoch
 checkpoint (ESPnet's --resume), decoding from the utterances already in text.partial,
 with every test utterance in the final hypotheses exactly once.
 """
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -39,24 +37,15 @@ def _run(tmp, whisper, *extra):
     return proc
 
 
-def _kill_when(tmp, whisper, ready, *extra, timeout=600.0):
-    """Start the recipe, SIGKILL its process group as soon as ready() is true."""
-    proc = subprocess.Popen(_cmd(tmp, whisper, *extra), cwd=RECIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
-                            env=dict(os.environ, OMP_NUM_THREADS="1"))
-    deadline = time.monotonic() + timeout
-    try:
-        while not ready():
-            if proc.poll() is not None:
-                pytest.fail(f"the run ended (rc {proc.returncode}) before it could be killed:\n"
-                            f"{proc.stdout.read()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail("timed out waiting for the point to kill the run")
-            time.sleep(0.02)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+def _killed_at(tmp, whisper, halt, *extra):
+    """Run the recipe with CS_EXT_HALT_AT=`halt`: the matching process SIGKILLs itself there.
+
+    The stop point is a fixed step of the run (espnet_cs_ext/utils/halt.py), so the test
+    does not depend on how fast the machine is; the recipe must then fail.
+    """
+    proc = subprocess.run(_cmd(tmp, whisper, *extra), cwd=RECIPE, capture_output=True, text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS="1", CS_EXT_HALT_AT=halt))
+    assert proc.returncode != 0, f"the run was not stopped:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
 
 
@@ -67,7 +56,7 @@ def prepared(tmp_path_factory, tiny_whisper):
     cfg.update(max_epoch=EPOCHS, num_iters_per_epoch=2)
     cfg["scheduler_conf"]["first_cycle_steps"] = 2 * EPOCHS
     (tmp / "train.yaml").write_text(yaml.safe_dump(cfg))
-    # Slow enough per utterance (beam 4, 30 s padding, batch 1) to be caught mid-way.
+    # batch 1: the decode hook stops after a known number of utterances
     (tmp / "decode.yaml").write_text(yaml.safe_dump(dict(
         beam_size=4, language="utt2lang", task="transcribe", pad_to_30s=True,
         batch_size=1, max_new_tokens=40)))
@@ -78,15 +67,13 @@ def prepared(tmp_path_factory, tiny_whisper):
 def test_training_killed_mid_run_resumes_from_its_checkpoint(prepared, tiny_whisper):
     tmp = prepared
     out = tmp / "exp" / "asr_ft_ko-en"
-    proc = _kill_when(tmp, tiny_whisper, lambda: (out / "checkpoint.pth").is_file(),
-                      "--stage", "5", "--stop_stage", "5")
-    assert proc.returncode != 0
+    _killed_at(tmp, tiny_whisper, f"2 kill save {out}/checkpoint.pth", "--stage", "5", "--stop_stage", "5")
     assert not (out / ".done").exists()
     import torch
 
     # ESPnet's own checkpoint (our run wrote it, so trusted); whole, thanks to atomic saves
     done_epochs = torch.load(out / "checkpoint.pth", weights_only=False)["reporter"]["epoch"]
-    assert 1 <= done_epochs < EPOCHS, "killed too late to test resuming"
+    assert done_epochs == 2, done_epochs
 
     _run(tmp, tiny_whisper, "--stage", "5", "--stop_stage", "5")
     log = (out / "train.log").read_text()
@@ -106,13 +93,12 @@ def test_decoding_killed_mid_run_resumes_without_lost_or_repeated_utterances(pre
     def decoded():  # text.partial: one settings line, then one JSON line per utterance
         return partial.read_text().count("\n") - 1 if partial.is_file() else 0
 
-    proc = _kill_when(tmp, tiny_whisper, lambda: decoded() >= 1, "--stage", "7", "--stop_stage", "7")
-    assert proc.returncode != 0
+    _killed_at(tmp, tiny_whisper, f"2 kill decode-batch {partial}", "--stage", "7", "--stop_stage", "7")
     from espnet_cs_ext.utils.kaldi import read_table
 
     ref = read_table(tmp / "data" / "test_ko-en" / "text")
     kept = decoded()
-    assert 1 <= kept < len(ref), "killed too late to test resuming"
+    assert kept == 2 < len(ref), kept  # two batches of one utterance each
     assert not (tmp / "exp" / "decode" / "pretrained" / "test_ko-en" / "text").exists()
 
     _run(tmp, tiny_whisper, "--stage", "7", "--stop_stage", "7")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-import time
+import os
 
 import pytest
 
@@ -38,8 +38,11 @@ def test_scores_match_hand_counts_and_reruns_only_changed(tmp_path):
         assert res["mer"] == pytest.approx(expected), CASES[i]
     assert json.loads((tmp_path / "bout" / "result.json").read_text())["bleu"] == pytest.approx(100.0)
     assert run_jobs(jobs) == []  # everything up to date
-    time.sleep(0.01)
-    (tmp_path / "hyp0").write_text("u1 a b c d\n")
+    hyp0 = tmp_path / "hyp0"
+    old = hyp0.stat().st_mtime_ns
+    hyp0.write_text("u1 a b c d\n")
+    # the marker keys on size + mtime: move the mtime past the old one (no sleep for the clock)
+    os.utime(hyp0, ns=(old + 10**9, old + 10**9))
     rescored = run_jobs(jobs)
     assert [j.hyp for j in rescored] == [str(tmp_path / "hyp0")]
     assert json.loads((tmp_path / "out0" / "result.json").read_text())["mer"] == 0.0

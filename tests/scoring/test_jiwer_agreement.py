@@ -1,11 +1,10 @@
 """On plain space-separated text our word error counts equal jiwer's, utterance by utterance."""
 import random
 
+import jiwer
 import pytest
 
 from espnet_cs_ext.scoring import MerAccumulator
-
-jiwer = pytest.importorskip("jiwer")
 
 
 def _pairs(n, seed, vocab_size):

@@ -62,16 +62,14 @@ def st_config(whisper: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_whisper, synthetic_st):
+def trained(tmp_path_factory, tiny_whisper, synthetic_st, whisper_token_list):
     work = tmp_path_factory.mktemp("st_train")
     dirs = {}
     for split in ("train", "dev"):
         d = dirs[split] = work / f"{split}_st_de-en"
         shutil.copytree(synthetic_st / d.name, d)
         prepare_text(d)  # recipe stage 4: prompt = "<|de|> <|translate|>"
-    tokens = work / "tokens.txt"
-    run(["-m", "espnet2.bin.whisper_export_vocabulary", "--whisper_model", "whisper_multilingual",
-         "--output", str(tokens)], work)
+    tokens = whisper_token_list
     config = work / "train.yaml"
     config.write_text(yaml.safe_dump(st_config(tiny_whisper)))
     common = ["--config", str(config), "--token_list", str(tokens), "--use_preprocessor", "true", "--ngpu", "0"]
