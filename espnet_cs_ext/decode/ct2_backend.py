@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from typing import List, Optional, Sequence, Tuple
 
 from ..utils.errors import CsExtError
@@ -63,7 +62,9 @@ class CT2Decoder(Decoder):
         self.token_language = {v: k for k, v in self.language_tokens.items()}
         self.n_text_ctx = dims["n_text_ctx"]
         self._template = self._parse_prompt(config.prompt)
-        threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+        import torch
+
+        threads = torch.get_num_threads()  # the CLI's --threads share (bin/decode.py) holds for both backends
         try:
             self.ct2 = ctranslate2.models.Whisper(str(self.model_dir), device=device, compute_type=config.compute_type,
                                                   intra_threads=threads)
