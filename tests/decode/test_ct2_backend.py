@@ -70,12 +70,28 @@ def test_unsupported_dims_and_missing_tensor_are_named_and_leave_nothing(lively,
     from espnet_cs_ext.whisper.ct2_write import write_ct2_dir
 
     dims, state = _numpy_state(lively.model)
-    with pytest.raises(CsExtError, match=r"grown\.pt: cannot convert to CTranslate2: unsupported Whisper dims: n_vocab 51870"):
-        write_ct2_dir(dict(dims, n_vocab=51870), state, tmp_path / "a" / "m", source="grown.pt")
+    with pytest.raises(CsExtError, match=r"grown\.pt: cannot convert to CTranslate2: unsupported Whisper dims: n_vocab 51864"):
+        write_ct2_dir(dict(dims, n_vocab=51864), state, tmp_path / "a" / "m", source="grown.pt")
     del state["decoder.ln.bias"]
     with pytest.raises(CsExtError, match="lacks tensor 'decoder.ln.bias'"):
         write_ct2_dir(dims, state, tmp_path / "b" / "m")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # checked before writing
+
+
+def test_grown_vocabulary_gets_placeholder_entries_and_loads(lively, tmp_path):
+    import ctranslate2
+    import torch
+
+    from espnet_cs_ext.whisper.ct2_write import write_ct2_dir
+
+    dims, state = _numpy_state(lively.model)
+    emb = state["decoder.token_embedding.weight"]
+    state["decoder.token_embedding.weight"] = np.concatenate([emb, emb[:2]])
+    out = write_ct2_dir(dict(dims, n_vocab=51867), state, tmp_path / "m")
+    vocab = (out / "vocabulary.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    assert len(vocab) == 51867 and vocab[-2:] == ["<|added_0|>", "<|added_1|>"]
+    assert vocab[50258] == "<|startoftranscript|>"
+    ctranslate2.models.Whisper(str(out), compute_type="float32")
 
 
 def test_cache_is_keyed_by_checksum_and_corruption_is_named(lively_pt, ct2_cache, tmp_path):
