@@ -292,7 +292,8 @@ def main() -> None:
         "## Decoding throughput (bench/bench_decode.py)",
         "",
         f"Command: `.venv/bin/python bench/bench_decode.py --n {args.n} --threads {args.threads} "
-        f"--batch-size {args.batch_size}{' --beam' if args.beam else ''}`",
+        f"--batch-size {args.batch_size}{' --beam' if args.beam else ''}"
+        f"{' --engines-only' if args.engines_only else ''}{' --processes' if args.processes else ''}`",
         "",
         f"{args.n} espeak-ng English clips, {seconds:.1f} s of audio in total; real Whisper base (offline "
         f"weights), fp32, language en, CPU ({platform.processor() or platform.machine()}, "
