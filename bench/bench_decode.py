@@ -128,14 +128,25 @@ def ensure_faster_whisper() -> Path:
 def run_child(cmd, log: Path) -> dict:
     """{wall_s, peak_rss_gib, load1} of one child process (rusage from wait4); raises on failure."""
     load = os.getloadavg()[0]
+    rss_file = log.with_suffix(".maxrss")
     t0 = time.perf_counter()
     with open(log, "w") as f:
-        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.PIPE, text=True)
-        _, status, ru = os.wait4(p.pid, 0)
+        # a small wrapper forks the decoder: a child forked from this process would count
+        # this process's memory (the loaded base model) in its ru_maxrss
+        p = subprocess.run([sys.executable, "-c", RSS_WRAPPER, str(rss_file)] + cmd, stdout=f,
+                           stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{cmd[:3]} failed: {p.stderr.read()[-2000:]}")
-    return {"wall_s": wall, "peak_rss_gib": ru.ru_maxrss / 2**20, "load1": load}
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} failed: {p.stderr[-2000:]}")
+    return {"wall_s": wall, "peak_rss_gib": int(rss_file.read_text()) / 2**20, "load1": load}
+
+
+RSS_WRAPPER = """import os, subprocess, sys
+r = subprocess.run(sys.argv[2:])
+ru = __import__("resource").getrusage(__import__("resource").RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(str(ru.ru_maxrss))
+sys.exit(r.returncode)
+"""
 
 
 def process_table(data: Path, utts, refs, args) -> list:

@@ -10,7 +10,9 @@ the runner's, unchanged. What maps onto CTranslate2 and what is done around it:
 - suppression: every control token after <|endoftext|> plus, with
   suppress_non_speech, Whisper's non-speech symbols, passed as `suppress_tokens`;
   suppress_blank is CTranslate2's own (blank and <|endoftext|> barred at the first step).
-- max_new_tokens: `max_length` = prompt + max_new_tokens (CTranslate2 counts the prompt).
+- max_new_tokens: each hypothesis is cut at max_new_tokens. CTranslate2 4.8.5's Whisper
+  generated at most max_length // 2 tokens in our probes (prompt lengths 3 and 4), so
+  `max_length` = 2 * (prompt + cap) and the cut makes the limit exact.
 - max_tokens_per_second: one `max_length` per call, so the batch runs to its largest
   cap and each hypothesis is cut at its own cap afterwards. For greedy search this is
   the torch result exactly (a prefix of a greedy run is the shorter run); for beam
@@ -106,7 +108,7 @@ class CT2Decoder(Decoder):
         if cfg.max_tokens_per_second is not None:  # seconds of speech, before any padding
             caps = [min(max_new, max(1, math.ceil(m.shape[1] / 100 * cfg.max_tokens_per_second))) for m in mels]
         results = self.ct2.generate(features, prompts, beam_size=cfg.beam_size, length_penalty=1.0,
-                                    max_length=p + max(caps) + 1, suppress_blank=cfg.suppress_blank,
+                                    max_length=2 * (p + max(caps)), suppress_blank=cfg.suppress_blank,
                                     suppress_tokens=self.suppress, return_scores=False)
         tokens = [list(r.sequences_ids[0])[:cap] for r, cap in zip(results, caps)]
         if cfg.max_repeat is not None:

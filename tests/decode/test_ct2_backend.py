@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,3 +160,24 @@ def test_real_base_ct2_float32_equals_torch_through_the_runner(english_data_dir,
     int8 = decode_data_dir("base", english_data_dir, tmp_path / "int8",
                            config_from_dict({"language": "en", "batch_size": 4, "backend": "ct2"}), progress=False)
     assert read_table(int8 / "text").keys() == read_table(torch_out / "text").keys()
+
+
+def test_cli_backend_ct2_on_several_data_dirs_equals_torch(lively_pt, data_copy, tmp_path, ct2_cache):
+    """The CLI path (one model spec, two data dirs): ct2 fp32 at batch 1 writes the torch text."""
+    import shutil
+
+    from espnet_cs_ext.bin.decode import main
+
+    second = tmp_path / "second"
+    shutil.copytree(data_copy, second)
+    texts = {}
+    for backend in ("torch", "ct2"):
+        conf = tmp_path / f"{backend}.yaml"
+        conf.write_text(f"language: en\nmax_new_tokens: 10\nbatch_size: 1\nbackend: {backend}\n"
+                        "compute_type: float32\n")
+        outs = [str(tmp_path / backend / "a"), str(tmp_path / backend / "b")]
+        assert main(["--model", str(lively_pt), "--config", str(conf), "--no-progress",
+                     "--data", str(data_copy), str(second), "--out", *outs]) == 0
+        texts[backend] = [read_table(Path(o) / "text") for o in outs]
+    assert texts["ct2"] == texts["torch"]
+    assert len(list(ct2_cache.iterdir())) == 1
