@@ -114,7 +114,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
         torch.set_num_threads(threads)
     model = args.model
-    if len(args.data) > 1:  # several test sets: load the model once
+    if len(args.data) > 1 and config.backend == "torch":  # several test sets: load the model once
         from ..decode import load_decode_model
 
         model = load_decode_model(args.model, args.whisper_dims_from, args.device)

@@ -51,6 +51,12 @@ Keys (defaults in brackets):
                                 of the search (log-probabilities are always float32).
                                 bfloat16 halves memory and is what GPUs run fast; on this
                                 CPU it is slower than float32 (docs/benchmarks.md)
+    backend          [torch]    torch | ct2. ct2 = CTranslate2 on our own conversion of the
+                                model (espnet_cs_ext/whisper/ct2_write.py, cached by the
+                                checkpoint's sha256); same prompts and limits, see
+                                espnet_cs_ext/decode/ct2_backend.py for the differences
+    compute_type     [int8]     ct2 only: int8 | int8_float16 | float16 | float32 (CPU: int8
+                                or float32; a GPU: float16, what --gpu_inference true means)
 
 ESPnet decode keys that have no meaning here (ctc_weight, lm_weight, penalty,
 maxlenratio, minlenratio, nbest, ...) are accepted and ignored with a warning, so an
@@ -70,6 +76,8 @@ log = logging.getLogger(__name__)
 DEFAULT_PROMPT = "<|startoftranscript|> {lang} {task} <|notimestamps|>"
 LANGUAGE_POLICIES = ("utt2lang", "none")
 DTYPES = ("float32", "bfloat16", "float16")
+BACKENDS = ("torch", "ct2")
+COMPUTE_TYPES = ("int8", "int8_float16", "float16", "float32")
 TASKS = ("transcribe", "translate", "data")  # data: the data dir's `task` file (default transcribe)
 ESPNET_IGNORED = ("ctc_weight", "lm_weight", "ngram_weight", "penalty", "maxlenratio", "minlenratio",
                   "nbest", "batch_size_espnet", "streaming", "quantize_asr_model", "normalize_length")
@@ -91,6 +99,8 @@ class DecodeConfig:
     use_feats: bool = True
     prompt: str = DEFAULT_PROMPT
     dtype: str = "float32"
+    backend: str = "torch"
+    compute_type: str = "int8"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -136,6 +146,11 @@ class DecodeConfig:
             raise CsExtError("decode config: prompt is empty")
         if self.dtype not in DTYPES:
             raise CsExtError(f"decode config: dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.backend not in BACKENDS:
+            raise CsExtError(f"decode config: backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.compute_type not in COMPUTE_TYPES:
+            raise CsExtError(f"decode config: compute_type must be one of {', '.join(COMPUTE_TYPES)}, "
+                             f"got {self.compute_type!r}")
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

@@ -279,8 +279,13 @@ def decode_data_dir(model: str | LoadedModel, data_dir: str | os.PathLike, out: 
     if results:
         log.info("%s: resuming, %d of %d utterances already decoded", d, len(results), len(utts))
     if todo:
-        loaded = model if isinstance(model, LoadedModel) else load_decode_model(spec, dims_from, device)
-        decoder = Decoder(loaded, config)
+        if config.backend == "ct2":
+            from .ct2_backend import CT2Decoder
+
+            decoder: Decoder = CT2Decoder(spec, config, dims_from, device)
+        else:
+            loaded = model if isinstance(model, LoadedModel) else load_decode_model(spec, dims_from, device)
+            decoder = Decoder(loaded, config)
         batches = length_batches(source.lengths(todo), config.batch_size)
         if not results:
             with open(partial, "w", encoding="utf-8") as f:

@@ -1,0 +1,116 @@
+"""`backend: ct2`: decode with CTranslate2's Whisper on our own conversion of the model.
+
+Same contract as the torch `Decoder` (runner.py): `decode_mels(mels, utts, languages)`
+-> (language, text, tokens) per utterance, so sharding, resume and the job table are
+the runner's, unchanged. What maps onto CTranslate2 and what is done around it:
+
+- prompt, language and task: the same token ids (`Decoder.prompt_ids`); language None
+  is detected with `Whisper.detect_language` (argmax over the language tokens on
+  <|startoftranscript|>, as the torch backend does).
+- suppression: every control token after <|endoftext|> plus, with
+  suppress_non_speech, Whisper's non-speech symbols, passed as `suppress_tokens`;
+  suppress_blank is CTranslate2's own (blank and <|endoftext|> barred at the first step).
+- max_new_tokens: each hypothesis is cut at max_new_tokens. CTranslate2 4.8.5's Whisper
+  generated at most max_length // 2 tokens in our probes (prompt lengths 3 and 4), so
+  `max_length` = 2 * (prompt + cap) and the cut makes the limit exact.
+- max_tokens_per_second: one `max_length` per call, so the batch runs to its largest
+  cap and each hypothesis is cut at its own cap afterwards. For greedy search this is
+  the torch result exactly (a prefix of a greedy run is the shorter run); for beam
+  search the cut hypothesis may differ from one searched with that cap.
+- max_repeat: the same `trim_repetition` post-check.
+- length_penalty: null is CTranslate2's length_penalty=1 (sum / length, Whisper's rule);
+  the GNMT alpha form has no CTranslate2 equivalent and is refused.
+- padding: pad_to_30s batches are exact (every utterance padded with its own silence
+  value, as the torch collate does). Unpadded batches have no encoder mask in
+  CTranslate2, so shorter utterances are padded to the batch's longest with their
+  silence value; length-sorted batches keep that padding short, batch_size 1 is exact.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import List, Optional, Sequence, Tuple
+
+from ..utils.errors import CsExtError
+from .config import DecodeConfig
+from .runner import Decoder, resolve_padding
+
+log = logging.getLogger(__name__)
+
+
+class CT2Decoder(Decoder):
+    """A CTranslate2 Whisper plus the prompt, suppression and search settings of one config."""
+
+    def __init__(self, spec: str, config: DecodeConfig, dims_from: Optional[str] = None, device: str = "cpu"):
+        import ctranslate2
+        import whisper.tokenizer as wt
+
+        from ..whisper.ct2_write import ct2_model_dir
+
+        if config.length_penalty is not None:
+            raise CsExtError("decode config: length_penalty alpha is not available with backend ct2 "
+                             "(CTranslate2 divides by length ** penalty); use null or backend torch")
+        self.config, self.spec = config, str(spec)
+        self.model_dir, manifest = ct2_model_dir(self.spec, dims_from)
+        dims = manifest["dims"]
+        self.pad_to_30s = resolve_padding(config, self.spec)
+        self.multilingual = dims["n_vocab"] >= 51865
+        self.tokenizer = tok = wt.get_tokenizer(multilingual=self.multilingual)
+        suppress = set(range(tok.eot + 1, dims["n_vocab"]))
+        if config.suppress_non_speech:
+            suppress.update(tok.non_speech_tokens)
+        self.suppress = sorted(suppress)
+        self.language_tokens = dict(zip(tok.all_language_codes, tok.all_language_tokens)) if self.multilingual else {}
+        self.token_language = {v: k for k, v in self.language_tokens.items()}
+        self.n_text_ctx = dims["n_text_ctx"]
+        self._template = self._parse_prompt(config.prompt)
+        import torch
+
+        threads = torch.get_num_threads()  # the CLI's --threads share (bin/decode.py) holds for both backends
+        try:
+            self.ct2 = ctranslate2.models.Whisper(str(self.model_dir), device=device, compute_type=config.compute_type,
+                                                  intra_threads=threads)
+        except (RuntimeError, ValueError) as e:
+            raise CsExtError(f"{self.model_dir / 'model.bin'}: CTranslate2 cannot load it "
+                             f"({str(e).splitlines()[0][:200]}); remove {self.model_dir} to convert again")
+
+    def _features(self, mels: Sequence["torch.Tensor"], utts: Sequence[str]):
+        import ctranslate2
+        import torch
+
+        from .features import N_FRAMES_30S, collate
+
+        if self.pad_to_30s:
+            batch, _ = collate(mels, utts, True)
+        else:  # no encoder mask in CTranslate2: pad to the longest with each utterance's silence
+            mels = [m[:, :N_FRAMES_30S] for m in mels]
+            t = max(m.shape[1] for m in mels)
+            batch = torch.stack([torch.cat([m, m.new_full((m.shape[0], t - m.shape[1]), float(m.max()) - 2.0)], dim=1)
+                                 for m in mels])
+        return ctranslate2.StorageView.from_array(batch.float().contiguous().numpy())
+
+    def decode_mels(self, mels: Sequence["torch.Tensor"], utts: Sequence[str],
+                    languages: Sequence[Optional[str]]) -> List[Tuple[str, str, List[int]]]:
+        from .search import trim_repetition
+
+        cfg = self.config
+        features = self._features(mels, utts)
+        langs = list(languages)
+        if self.multilingual and any(lang is None for lang in langs):
+            detected = self.ct2.detect_language(features)
+            langs = [lang if lang is not None else d[0][0][2:-2] for lang, d in zip(langs, detected)]
+        if not self.multilingual:
+            langs = ["en"] * len(langs)
+        prompts = [self.prompt_ids(lang) for lang in langs]
+        p = len(prompts[0])
+        max_new = max(1, min(cfg.max_new_tokens, self.n_text_ctx - p))
+        caps = [max_new] * len(mels)
+        if cfg.max_tokens_per_second is not None:  # seconds of speech, before any padding
+            caps = [min(max_new, max(1, math.ceil(m.shape[1] / 100 * cfg.max_tokens_per_second))) for m in mels]
+        results = self.ct2.generate(features, prompts, beam_size=cfg.beam_size, length_penalty=1.0,
+                                    max_length=2 * (p + max(caps)), suppress_blank=cfg.suppress_blank,
+                                    suppress_tokens=self.suppress, return_scores=False)
+        tokens = [list(r.sequences_ids[0])[:cap] for r, cap in zip(results, caps)]
+        if cfg.max_repeat is not None:
+            tokens = [trim_repetition(t, cfg.max_repeat) for t in tokens]
+        return [(lang, " ".join(self.tokenizer.decode(t).split()), t) for lang, t in zip(langs, tokens)]
