@@ -209,7 +209,7 @@ if run_stage 3 && [ "${use_feats}" = true ]; then
   log "Stage 3: Whisper log-mel features: <dir>/wav.scp -> <dir>/feats.scp (kaldiio)"
   todo=$(pending .stage3.done wav.scp)
   if [ -n "${todo}" ]; then
-    ${train_cmd} "${expdir}/log/feats.log" -- python -m espnet_cs_ext.bin.recipe_tools dump-feats ${todo}
+    ${train_cmd} "${expdir}/log/feats.log" python -m espnet_cs_ext.bin.recipe_tools dump-feats ${todo}
     mark_dirs .stage3.done "${todo}" wav.scp
   fi
 fi
@@ -277,7 +277,7 @@ ensure_stats() {  # ensure_stats TRAIN DEV CONFIG
           --train "${tr}" "${datadir}/train_all" --valid "${dv}" "${datadir}/dev_all" --out "${stats}"; then
     log "  shape files of ${tr} cut from ${pooled}"
   else
-    ${train_cmd} "${stats}/stats.log" -- python -m espnet_cs_ext.bin.asr_train --config "${config}" \
+    ${train_cmd} "${stats}/stats.log" python -m espnet_cs_ext.bin.asr_train --config "${config}" \
       $(espnet_args_for "${tr}" "${dv}") --collect_stats true --output_dir "${stats}" \
       --train_shape_file "${tr}/text" --valid_shape_file "${dv}/text"
   fi
@@ -328,7 +328,7 @@ if run_stage 5; then
       # C: everything -> I: interpolation with the original Whisper (ratio 0.4; the sweep
       # adds 0.2 0.6 0.8). The driver keeps per-stage markers and resumes by itself.
       for t in "${texts[@]}"; do [ -s "${t}" ] || die "asyncswitch: no code-switched text ${t} (local/data.sh writes it for synthetic pairs)"; done
-      ${train_cmd} "${out}/asyncswitch.log" -- python -m espnet_cs_ext.bin.asyncswitch run \
+      ${train_cmd} "${out}/asyncswitch.log" python -m espnet_cs_ext.bin.asyncswitch run \
         --out "${out}" --conf-dir "${asyncswitch_conf_dir}" --whisper-model "${whisper_model}" \
         $(printf -- '--text %s ' "${texts[@]}") --stats-dir "${stats}" --ratios 0.4 \
         $([ "${asyncswitch_sweep}" = true ] && echo --sweep) --no-progress -- "${espnet_args[@]}" ${asr_args}
@@ -349,7 +349,7 @@ if run_stage 5; then
       cmd="${cmd} --num-threads ${num_procs}"
     fi
     [ "${ngpu}" -gt 0 ] && cmd="${cuda_cmd} --gpu ${ngpu}"
-    ${cmd} "${out}/train.log" -- "${run[@]}" "${common[@]}" "${extra[@]}" "${dist[@]}" \
+    ${cmd} "${out}/train.log" "${run[@]}" "${common[@]}" "${extra[@]}" "${dist[@]}" \
       --output_dir "${out}" --resume true \
       --train_shape_file "${stats}/train/speech_shape" \
       --valid_shape_file "${stats}/valid/speech_shape" ${asr_args}
@@ -376,7 +376,7 @@ if run_stage 6; then
       [ -f "${m}" ] || die "merge ${name} needs ${m}, which does not exist; run stage 5 (or drop it from ${merge_config})"
     done
     if up_to_date "${expdir}/merge/${name}/.done" "${cfg}" ${inputs}; then log "  ${name}: up to date"; continue; fi
-    ${train_cmd} "${expdir}/merge/${name}/merge.log" -- cs-merge "${cfg}" "${out}"
+    ${train_cmd} "${expdir}/merge/${name}/merge.log" cs-merge "${cfg}" "${out}"
     mark_done "${expdir}/merge/${name}/.done" "${cfg}" ${inputs}
   done < "${merged_list}"
 fi
@@ -425,7 +425,7 @@ if run_stage 7; then
     table=${expdir}/decode/log/jobs.$(printf '%s\n' "${jobs[@]}" | sha1sum | cut -c1-10).txt
     printf '%s\n' "${jobs[@]}" > "${table}.tmp" && mv "${table}.tmp" "${table}"
     log "  ${#jobs[@]} decoding jobs (${table})"
-    ${decode_cmd} JOB=1:"${#jobs[@]}" "${expdir}/decode/log/decode.JOB.log" -- \
+    ${decode_cmd} JOB=1:"${#jobs[@]}" "${expdir}/decode/log/decode.JOB.log" \
       python -m espnet_cs_ext.bin.decode --job-table "${table}" --job-index JOB \
       --whisper-dims-from "${whisper_model}" --config "${inference_config}" --device "${device}" --no-progress
     all_data=(); all_out=()
@@ -503,7 +503,7 @@ if run_stage 9; then
   if up_to_date "${mav_dir}/.done" "${mav_inputs[@]}" "${whisper_model}" "${mav_threshold}"; then
     log "Stage 9: up to date"
   else
-    ${train_cmd} "${mav_dir}/mav.log" -- cs-mav --base "${whisper_model}" --finetuned "${mav_models[@]}" \
+    ${train_cmd} "${mav_dir}/mav.log" cs-mav --base "${whisper_model}" --finetuned "${mav_models[@]}" \
       --out "${mav_dir}" --threshold "${mav_threshold}" --link-root "$(dirname "${results}")" -q
     mark_done "${mav_dir}/.done" "${mav_inputs[@]}" "${whisper_model}" "${mav_threshold}"
   fi
