@@ -70,7 +70,7 @@ keep_checkpoints=false   # keep ESPnet's checkpoint.pth (optimizer state) of tra
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --help|-h) sed -n '2,11p' "$0"; grep -E '^[a-z_]+=.*' "$0" | sed 's/^/  --/'; exit 0 ;;
+    --help|-h) sed -n '2,15p' "$0"; grep -E '^[a-z_]+=.*' "$0" | sed 's/^/  --/'; exit 0 ;;
     --*=*) name=${1%%=*}; name=${name#--}; value=${1#*=}; shift ;;
     --*) name=${1#--}; [ $# -ge 2 ] || die "option --${name} needs a value"; value=$2; shift 2 ;;
     *) die "unexpected argument '$1'" ;;
