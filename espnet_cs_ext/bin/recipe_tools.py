@@ -35,7 +35,37 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     c.add_argument("--train", nargs=2, required=True, metavar=("SUBSET", "POOLED"))
     c.add_argument("--valid", nargs=2, required=True, metavar=("SUBSET", "POOLED"))
     c.add_argument("--out", required=True)
+    y = sub.add_parser("systems", help="the system table (recipe/systems.py): "
+                                       "'name kind train dev config grid_only' per line")
+    for opt in ("train_pairs", "dg_algorithms", "st_pairs", "lors_grid_langs"):
+        y.add_argument(f"--{opt}", default="", help="space-separated, as the recipe option")
+    for opt in ("train_all", "asyncswitch"):
+        y.add_argument(f"--{opt}", choices=("true", "false"), default="false")
+    for opt in ("asr_config", "asr_all_config", "st_config", "dg_config_dir", "asyncswitch_conf_dir"):
+        y.add_argument(f"--{opt}", required=True)
+    k = sub.add_parser("slim-exp", help="a finished system's dir: drop the optimizer state (recipe/slim.py)")
+    k.add_argument("dir")
+    k.add_argument("--keep_checkpoints", choices=("true", "false"), default="false")
     args = ap.parse_args(argv)
+    if args.cmd == "slim-exp":
+        if args.keep_checkpoints == "false":
+            from ..recipe.slim import drop_optimizer_state
+
+            removed, freed = drop_optimizer_state(args.dir)
+            print(f"slim-exp: {args.dir}: dropped {len(removed)} optimizer state file(s), {freed / 2**20:.0f} MiB")
+        return 0
+    if args.cmd == "systems":
+        from ..recipe.systems import system_table
+
+        rows = system_table(args.train_pairs.split(), train_all=args.train_all == "true",
+                            dg_algorithms=args.dg_algorithms.split(), st_pairs=args.st_pairs.split(),
+                            asyncswitch=args.asyncswitch == "true", lors_grid_langs=args.lors_grid_langs.split(),
+                            asr_config=args.asr_config, asr_all_config=args.asr_all_config,
+                            st_config=args.st_config, dg_config_dir=args.dg_config_dir,
+                            asyncswitch_conf_dir=args.asyncswitch_conf_dir)
+        for row in rows:
+            print(row.line())
+        return 0
     if args.cmd == "validate":
         from ..data.validate import format_data_dir
 

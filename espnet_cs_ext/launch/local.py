@@ -18,8 +18,11 @@ def run_local(spec: JobSpec, indices: Sequence[int], max_parallel: int = 1) -> L
     # Each task's share of the cores (jobs read it for their thread count: N jobs with
     # all cores each would oversubscribe the machine N times over). From the slot count
     # only, not from how many tasks are pending: a resumed run with fewer stale tasks
-    # then gets the same threads per job (docs/reproducibility.md).
-    env = dict(os.environ, CS_JOB_CPUS=str(job_cpus(max_parallel, max_parallel)))
+    # then gets the same threads per job (docs/reproducibility.md). OpenMP gets the same
+    # share: path.sh's ESPnet default of one thread per job would leave a lone training
+    # job (train_cmd runs one at a time) on one of the machine's cores.
+    cpus = str(job_cpus(max_parallel, max_parallel))
+    env = dict(os.environ, CS_JOB_CPUS=cpus, OMP_NUM_THREADS=cpus)
     while pending or running:
         while pending and len(running) < max(1, max_parallel):
             i = pending.pop(0)

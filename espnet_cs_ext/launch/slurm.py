@@ -1,6 +1,6 @@
 """The `slurm` backend: one sbatch array job per launch, polled until every task ends.
 
-Per launch of `JOB=1:N LOGDIR/name.JOB.log -- CMD`, LOGDIR/q/ holds what Slurm needs:
+Per launch of `JOB=1:N LOGDIR/name.JOB.log CMD`, LOGDIR/q/ holds what Slurm needs:
 `name.json` (the spec), `name.sh` (the batch script: runs espnet_cs_ext.launch.task),
 `name.jobid` (the last job submitted) and Slurm's own output `name.<job>_<task>.out`
 (empty unless the wrapper itself could not start). Task logs keep the local layout.

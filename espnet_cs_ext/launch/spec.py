@@ -1,7 +1,8 @@
 """What one `launch` call asks for, shared by every backend: the array, the log layout.
 
-A job spec is Kaldi's `JOB=1:N LOG -- CMD`: every whole-word occurrence of the array
-variable in LOG and CMD becomes the task index. Each task's log starts with
+A job spec is Kaldi's `[JOB=1:N] LOG CMD...`, word for word as run.pl / slurm.pl take it
+(no separator: the first word after LOG starts the command): every whole-word
+occurrence of the array variable in LOG and CMD becomes the task index. Each task's log starts with
 `# <command>` and ends with `# exit <code>` (negative: killed by that signal). That
 last line is what `--skip-done` reads: a task whose log holds the same command and
 ends in `# exit 0` finished and is not run again.
@@ -16,7 +17,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from ..utils.errors import CsExtError
 
-_ARRAY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+):(\d+)$")
+_ARRAY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+)(?::(\d+))?$")  # JOB=1:4, or JOB=3 (run.pl)
 _EXIT = re.compile(r"^# exit (-?\d+)$")
 
 
@@ -44,21 +45,28 @@ class JobSpec:
     cmd: Tuple[str, ...]
 
     @classmethod
-    def parse(cls, spec: Sequence[str], cmd: Sequence[str]) -> "JobSpec":
-        """From the CLI's positional part (`[VAR=a:b] LOG`) and the words after `--`."""
-        if not cmd:
-            raise CsExtError("no command after --")
-        if len(spec) not in (1, 2):
-            raise CsExtError(f"expected [VAR=a:b] LOG before --, got {' '.join(spec)!r}")
+    def parse(cls, words: Sequence[str]) -> "JobSpec":
+        """From the words after the launcher's options: `[VAR=a:b] LOG CMD...`."""
+        words = list(words)
         var, lo, hi = None, 1, 1
-        if len(spec) == 2:
-            m = _ARRAY.match(spec[0])
+        if words and "=" in words[0] and not words[0].startswith("-"):
+            m = _ARRAY.match(words[0])
             if not m:
-                raise CsExtError(f"bad array spec '{spec[0]}' (expected e.g. JOB=1:4)")
-            var, lo, hi = m.group(1), int(m.group(2)), int(m.group(3))
+                raise CsExtError(f"bad array spec '{words[0]}' (expected e.g. JOB=1:4)")
+            var, lo = m.group(1), int(m.group(2))
+            hi = int(m.group(3)) if m.group(3) is not None else lo
             if hi < lo:
-                raise CsExtError(f"empty array '{spec[0]}': {hi} < {lo}")
-        return cls(var, lo, hi, spec[-1], tuple(cmd))
+                raise CsExtError(f"empty array '{words[0]}': {hi} < {lo}")
+            words = words[1:]
+        if not words:
+            raise CsExtError("expected [VAR=a:b] LOG CMD..., got no log file")
+        log, cmd = words[0], words[1:]
+        if not cmd:
+            raise CsExtError(f"no command after the log file {log}")
+        if cmd[0] == "--":
+            raise CsExtError(f"'--' after {log}: the command follows the log file directly "
+                             "(run.pl's form: [JOB=1:N] LOG CMD...)")
+        return cls(var, lo, hi, log, tuple(cmd))
 
     @property
     def indices(self) -> List[int]:

@@ -24,35 +24,8 @@ import numpy as np
 from ..utils.atomic import atomic_open, atomic_path
 from ..utils.errors import CsExtError
 
-DG_NAMES = {"erm": "ERM (balanced batches)", "fish": "Fish", "fishr": "Fishr", "gga": "GGA",
-            "gga_l": "GGA-L", "mldg": "MLDG"}
-METHOD_NAMES = {"task_arithmetic": "Task Arithmetic", "ties": "TIES", "dare_ties": "DARE-TIES",
-                "dare_linear": "DARE", "lors": "LoRS", "linear": "Weight averaging",
-                "magnitude_prune": "MP", "svp": "SVP"}
-
-
-def display_name(system: str) -> str:
-    if system == "pretrained":
-        return "Pretrained"
-    if system == "ft_all":
-        return "FT all seen pairs (ERM)"
-    if system.startswith("ft_"):
-        return f"FT {system[3:]}"
-    if system.startswith("st_"):
-        return f"FT ST {system[3:]}"
-    if system == "asyncswitch":
-        return "AsyncSwitch (r=0.4)"
-    if system.startswith("asyncswitch_r"):
-        return f"AsyncSwitch (r={system[len('asyncswitch_r'):]})"
-    if system.startswith("dg_"):
-        return DG_NAMES.get(system[3:], system[3:])
-    for key in sorted(METHOD_NAMES, key=len, reverse=True):
-        if system.startswith(key + "_"):
-            rest = system[len(key) + 1:]
-            if rest.startswith("mavlayers_"):  # layer-selective merge (MAV-flagged blocks only)
-                rest = f"{rest[len('mavlayers_'):]}, MAV-selected layers"
-            return f"{METHOD_NAMES[key]} {rest.replace('+', ' + ')}"
-    return system
+# system names are parsed in one place: the system table
+from .systems import METHOD_NAMES, display_name
 
 
 def _mean(xs: List[Optional[float]]) -> Optional[float]:

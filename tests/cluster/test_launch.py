@@ -67,23 +67,40 @@ def test_slurm_options_from_env(monkeypatch):
         SlurmOptions.from_env()
 
 
-@pytest.mark.parametrize("spec, cmd, message", [
-    (["JOB=3:1", "x.log"], ["true"], "empty array 'JOB=3:1'"),
-    (["JOB=a:b", "x.log"], ["true"], "bad array spec 'JOB=a:b'"),
-    (["x.log"], [], "no command after --"),
-    (["JOB=1:2", "y", "x.log"], ["true"], "expected [VAR=a:b] LOG"),
+@pytest.mark.parametrize("words, message", [
+    (["JOB=3:1", "x.log", "true"], "empty array 'JOB=3:1'"),
+    (["JOB=a:b", "x.log", "true"], "bad array spec 'JOB=a:b'"),
+    (["x.log"], "no command after the log file x.log"),
+    (["JOB=1:2"], "got no log file"),
+    (["x.log", "--", "true"], "'--' after x.log: the command follows the log file directly"),
 ])
-def test_bad_specs(spec, cmd, message):
+def test_bad_specs(words, message):
     with pytest.raises(CsExtError, match=re.escape(message)):
-        JobSpec.parse(spec, cmd)
+        JobSpec.parse(words)
 
 
 def test_spec_names_and_substitution():
-    spec = JobSpec.parse(["JOB=1:3", "exp/decode/m/log/decode.JOB.log"], ["decode", "--job", "JOB", "JOBS", "x.JOB"])
+    spec = JobSpec.parse(["JOB=1:3", "exp/decode/m/log/decode.JOB.log", "decode", "--job", "JOB", "JOBS", "x.JOB"])
     assert spec.command(2) == ["decode", "--job", "2", "JOBS", "x.2"]  # whole words only
     assert (str(spec.log(3)), spec.name(), str(spec.log_dir())) == (
         "exp/decode/m/log/decode.3.log", "decode", "exp/decode/m/log")
-    assert JobSpec.parse(["exp/train.log"], ["t"]).name() == "train"
+    assert JobSpec.parse(["exp/train.log", "t"]).name() == "train"
+    assert JobSpec.parse(["JOB=3", "l.JOB.log", "t"]).indices == [3]  # run.pl's single index
+
+
+@pytest.mark.parametrize("argv, options, rest", [
+    # run.pl / slurm.pl words: options, then [JOB=a:b] LOG, then the command with its own options
+    (["--max-jobs-run", "2", "JOB=1:2", "l.JOB.log", "cmd", "--x", "1"], ["--max-jobs-run", "2"],
+     ["JOB=1:2", "l.JOB.log", "cmd", "--x", "1"]),
+    (["--gpu=1", "--skip-done", "--mem", "4G", "l.log", "a", "--", "b"], ["--gpu=1", "--skip-done", "--mem", "4G"],
+     ["l.log", "a", "--", "b"]),
+    (["l.log", "--help"], [], ["l.log", "--help"]),
+])
+def test_options_end_at_the_first_other_word(argv, options, rest):
+    from espnet_cs_ext.bin.launch import get_parser, split_options
+
+    assert split_options(argv) == (options, rest)
+    get_parser().parse_args(options)  # every run.pl name above is one of ours
 
 
 @pytest.mark.parametrize("log_text, expected", [
@@ -115,7 +132,7 @@ def test_failure_message_shows_the_first_failures_reasons(tmp_path):
 def test_local_layout_failure_and_skip_done(tmp_path, launch):
     (tmp_path / "ok.1").touch()
     (tmp_path / "ok.3").touch()
-    proc = launch("--max-parallel", 2, "JOB=1:3", "log/t.JOB.log", "--", *TASK, cwd=tmp_path, check=2)
+    proc = launch("--max-parallel", 2, "JOB=1:3", "log/t.JOB.log", *TASK, cwd=tmp_path, check=2)
     err = proc.stderr.strip().splitlines()[-2:]
     assert err[0].startswith("launch: error: 1 job(s) failed; see log/t.2.log (exit 3)"), err
     assert err[1] == "  log/t.2.log: output of task 2"  # why it failed, on the console
@@ -125,12 +142,12 @@ def test_local_layout_failure_and_skip_done(tmp_path, launch):
         assert log[1:] == [f"output of task {j}", f"# exit {rc}"]
     assert sorted(lines(tmp_path / "ran.txt")) == ["1", "2", "3"]
     (tmp_path / "ok.2").touch()
-    proc = launch("--skip-done", "JOB=1:3", "log/t.JOB.log", "--", *TASK, cwd=tmp_path, check=0)
+    proc = launch("--skip-done", "JOB=1:3", "log/t.JOB.log", *TASK, cwd=tmp_path, check=0)
     assert "2 of 3 task(s) already finished" in proc.stderr
     assert lines(tmp_path / "ran.txt")[3:] == ["2"]
     assert read_exit(tmp_path / "log/t.2.log")[1] == 0
     # a changed command is not "done": everything runs again
-    launch("--skip-done", "JOB=1:3", "log/t.JOB.log", "--", *TASK, "extra", cwd=tmp_path, check=0)
+    launch("--skip-done", "JOB=1:3", "log/t.JOB.log", *TASK, "extra", cwd=tmp_path, check=0)
     assert sorted(lines(tmp_path / "ran.txt")[4:]) == ["1", "2", "3"]
 
 
@@ -149,7 +166,7 @@ def test_local_job_cpus_share(monkeypatch, cores, max_parallel, tasks, expected)
 
 def test_local_tasks_see_their_core_share(tmp_path, launch):
     task = ["bash", "-c", "echo $CS_JOB_CPUS > cpus.JOB"]
-    launch("--max-parallel", 2, "JOB=1:3", "log/c.JOB.log", "--", *task, cwd=tmp_path, check=0)
+    launch("--max-parallel", 2, "JOB=1:3", "log/c.JOB.log", *task, cwd=tmp_path, check=0)
     expected = str(max(1, (os.cpu_count() or 1) // 2))
     assert [(tmp_path / f"cpus.{j}").read_text().strip() for j in (1, 2, 3)] == [expected] * 3
 
@@ -174,7 +191,7 @@ def test_decode_threads_follow_the_launcher(monkeypatch, env, nj, expected):
 def test_slurm_backend_without_sbatch_names_the_package(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path))  # no sbatch on PATH
     proc = subprocess.run([sys.executable, "-m", "espnet_cs_ext.bin.launch", "--backend", "slurm",
-                           "log/x.log", "--", "true"], cwd=tmp_path, env=env, capture_output=True, text=True)
+                           "log/x.log", "true"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert proc.returncode == 2
     assert "'sbatch' not found" in proc.stderr and "apt-get install slurm-client" in proc.stderr
 
@@ -190,7 +207,7 @@ def _job_id(stderr: str) -> int:
 def test_slurm_array_failure_and_resubmit_only_failed(slurm_cluster, tmp_path, launch):
     (tmp_path / "ok.1").touch()
     (tmp_path / "ok.3").touch()
-    proc = launch("--backend", "slurm", "--max-parallel", 2, "JOB=1:3", "log/t.JOB.log", "--", *TASK,
+    proc = launch("--backend", "slurm", "--max-parallel", 2, "JOB=1:3", "log/t.JOB.log", *TASK,
                   cwd=tmp_path, check=2)
     job = _job_id(proc.stderr)
     assert "array 1-3 ->" in proc.stderr
@@ -211,7 +228,7 @@ def test_slurm_array_failure_and_resubmit_only_failed(slurm_cluster, tmp_path, l
     assert sorted(lines(tmp_path / "ran.txt")) == ["1", "2", "3"]
 
     (tmp_path / "ok.2").touch()
-    proc = launch("--backend", "slurm", "--skip-done", "JOB=1:3", "log/t.JOB.log", "--", *TASK,
+    proc = launch("--backend", "slurm", "--skip-done", "JOB=1:3", "log/t.JOB.log", *TASK,
                   cwd=tmp_path, check=0)
     again = _job_id(proc.stderr)
     assert again > job and f"Slurm job {again}, array 2 ->" in proc.stderr
@@ -219,14 +236,14 @@ def test_slurm_array_failure_and_resubmit_only_failed(slurm_cluster, tmp_path, l
     assert lines(tmp_path / "log/t.2.log")[1].startswith(f"# slurm job {again}_2 ")
     assert lines(tmp_path / "log/t.1.log")[1].startswith(f"# slurm job {job}_1 ")  # untouched
     # all done: nothing is submitted
-    proc = launch("--backend", "slurm", "--skip-done", "JOB=1:3", "log/t.JOB.log", "--", *TASK,
+    proc = launch("--backend", "slurm", "--skip-done", "JOB=1:3", "log/t.JOB.log", *TASK,
                   cwd=tmp_path, check=0)
     assert "3 of 3 task(s) already finished" in proc.stderr and "Slurm job" not in proc.stderr
 
 
 def test_slurm_single_job_and_resources(slurm_cluster, tmp_path, launch):
     proc = launch("--backend", "slurm", "--mem", "100M", "--time", "5", "--num-threads", "1",
-                  "exp/one.log", "--", "bash", "-c", "echo cpus=$SLURM_CPUS_PER_TASK mem=$SLURM_MEM_PER_NODE",
+                  "exp/one.log", "bash", "-c", "echo cpus=$SLURM_CPUS_PER_TASK mem=$SLURM_MEM_PER_NODE",
                   cwd=tmp_path, check=0)
     job = _job_id(proc.stderr)
     assert lines(tmp_path / "exp/one.log")[1:] == [f"# slurm job {job}_1 on {os.uname().nodename.split('.')[0]}",
@@ -238,13 +255,13 @@ def test_slurm_single_job_and_resources(slurm_cluster, tmp_path, launch):
 def test_slurm_scancel_is_reported_and_a_second_copy_refused(slurm_cluster, tmp_path, launch, wait_until):
     cmd = ["bash", "-c", "echo started JOB; sleep 60"]
     first = subprocess.Popen([sys.executable, "-m", "espnet_cs_ext.bin.launch", "--backend", "slurm",
-                              "JOB=1:2", "log/s.JOB.log", "--", *cmd],
+                              "JOB=1:2", "log/s.JOB.log", *cmd],
                              cwd=tmp_path, env=dict(os.environ), stderr=subprocess.PIPE, text=True)
     try:
         logs = [tmp_path / f"log/s.{j}.log" for j in (1, 2)]
         wait_until(lambda: all(p.exists() and len(lines(p)) >= 3 for p in logs), "both tasks' start", first)
         job = (tmp_path / "log/q/s.jobid").read_text().strip()
-        proc = launch("--backend", "slurm", "JOB=1:2", "log/s.JOB.log", "--", *cmd, cwd=tmp_path, check=2)
+        proc = launch("--backend", "slurm", "JOB=1:2", "log/s.JOB.log", *cmd, cwd=tmp_path, check=2)
         assert f"Slurm job {job} over log/s.JOB.log is still queued or running" in proc.stderr
         subprocess.run(["scancel", f"{job}_2"], check=True)
         wait_until(lambda: lines(logs[1])[-1] == "# exit -15", "task 2's end after scancel", first)
@@ -259,18 +276,30 @@ def test_slurm_scancel_is_reported_and_a_second_copy_refused(slurm_cluster, tmp_
         assert f"log/s.{j}.log (killed by signal 15, Slurm {job}_{j} CANCELLED)" in err, err
 
 
+def test_recipe_cmd_sh_runs_espnet_style_lines_locally(tmp_path):
+    """The issue's check: `. ./cmd.sh; ${decode_cmd} JOB=1:3 exp/log/t.JOB.log echo JOB`."""
+    recipe = Path(__file__).resolve().parents[2] / "egs2" / "cs_unseen" / "asr1"
+    env = dict(os.environ, CS_BACKEND="local", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    proc = subprocess.run(["bash", "-c", f". {recipe}/cmd.sh; ${{decode_cmd}} JOB=1:3 exp/log/t.JOB.log echo JOB"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert [lines(tmp_path / f"exp/log/t.{j}.log") for j in (1, 2, 3)] == [
+        [f"# echo {j}", f"{j}", "# exit 0"] for j in (1, 2, 3)]
+
+
 def test_recipe_cmd_sh_selects_slurm(slurm_cluster, tmp_path):
     """egs2/cs_unseen/asr1/cmd.sh with CS_BACKEND=slurm: decode_cmd runs an array on the cluster."""
     recipe = Path(__file__).resolve().parents[2] / "egs2" / "cs_unseen" / "asr1"
     env = dict(os.environ, CS_BACKEND="slurm", CS_SLURM_MEM="100M", CS_MAX_PARALLEL="1",
                PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    script = (f". {recipe}/cmd.sh && ${{decode_cmd}} JOB=1:2 log/x.JOB.log -- bash -c 'echo task JOB' "
-              "&& ${train_cmd} log/t.log -- echo trained")
+    script = (f". {recipe}/cmd.sh && ${{decode_cmd}} JOB=1:2 log/x.JOB.log bash -c 'echo task JOB' "
+              "&& ${train_cmd} log/t.log echo trained && ${decode_cmd} JOB=1:3 exp/log/t.JOB.log echo JOB")
     proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"Slurm job \d+, array 1-2 -> log/x.JOB.log", proc.stderr), proc.stderr
     assert [lines(tmp_path / f"log/x.{j}.log")[2:] for j in (1, 2)] == [["task 1", "# exit 0"], ["task 2", "# exit 0"]]
     assert lines(tmp_path / "log/t.log")[2:] == ["trained", "# exit 0"]
+    assert [lines(tmp_path / f"exp/log/t.{j}.log")[2:] for j in (1, 2, 3)] == [[f"{j}", "# exit 0"] for j in (1, 2, 3)]
     job = _job_id(proc.stderr)
     show = subprocess.run(["scontrol", "-o", "show", "job", str(job)], capture_output=True, text=True).stdout
     assert "ArrayTaskThrottle=1" in show, show

@@ -55,7 +55,7 @@ def _merge(setup, out: Path) -> subprocess.CompletedProcess:
 def local_result(decode_setup, launch):
     work = decode_setup[0]
     out = work / "local"
-    launch("--max-parallel", 2, "JOB=1:2", "log_local/decode.JOB.log", "--", *decode_cmd(decode_setup, out),
+    launch("--max-parallel", 2, "JOB=1:2", "log_local/decode.JOB.log", *decode_cmd(decode_setup, out),
            cwd=work, check=0)
     assert _merge(decode_setup, out).returncode == 0
     return (out / "text").read_text()
@@ -68,7 +68,7 @@ def _ids(text: str) -> list:
 def test_slurm_decode_equals_local(slurm_cluster, decode_setup, local_result, launch):
     work, *_, utts = decode_setup
     out = work / "slurm"
-    proc = launch("--backend", "slurm", "JOB=1:2", "log_slurm/decode.JOB.log", "--",
+    proc = launch("--backend", "slurm", "JOB=1:2", "log_slurm/decode.JOB.log",
                   *decode_cmd(decode_setup, out), cwd=work, check=0)
     assert re.search(r"Slurm job \d+, array 1-2 ", proc.stderr), proc.stderr
     for j in (1, 2):
@@ -86,7 +86,7 @@ def test_slurm_decode_equals_local(slurm_cluster, decode_setup, local_result, la
 def test_cancelled_shard_resumes_only_missing(slurm_cluster, decode_setup, local_result, launch, wait_until):
     work, *_, utts = decode_setup
     out = work / "killed"
-    args = ["--backend", "slurm", "JOB=1:2", "log_killed/decode.JOB.log", "--", *decode_cmd(decode_setup, out)]
+    args = ["--backend", "slurm", "JOB=1:2", "log_killed/decode.JOB.log", *decode_cmd(decode_setup, out)]
     partial = out / "split2" / "2" / "text.partial"
     # shard 2 holds still after its 2nd batch (espnet_cs_ext/utils/halt.py) until scancel ends it
     halt = f"2 wait decode-batch {partial}"

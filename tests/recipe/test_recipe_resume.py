@@ -81,7 +81,7 @@ def test_training_killed_mid_run_resumes_from_its_checkpoint(prepared, tiny_whis
     started = [int(m) for m in re.findall(rf"(\d+)/{EPOCHS}epoch started", log)]
     assert started[0] > 1 and started[-1] == EPOCHS, started  # no epoch repeated from scratch
     assert (out / ".done").is_file() and (out / "latest.pth").exists()
-    assert torch.load(out / "checkpoint.pth", weights_only=False)["reporter"]["epoch"] == EPOCHS
+    assert not (out / "checkpoint.pth").exists()  # optimizer state dropped once trained (--keep_checkpoints)
 
 
 def test_decoding_killed_mid_run_resumes_without_lost_or_repeated_utterances(prepared, tiny_whisper):

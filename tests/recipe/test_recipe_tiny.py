@@ -99,6 +99,20 @@ def test_translation_table_is_read_from_bleu_score_files(finished):
     assert "## AsyncSwitch interpolation ratio sweep" in text
 
 
+def test_espnet_result_files_and_no_optimizer_state_left(finished):
+    """ESPnet's show_asr_result.sh greps `Sum/Avg` in exp/*/*/score_wer/result.txt; trained
+    systems keep their weights but not checkpoint.pth (--keep_checkpoints false)."""
+    tmp, _ = finished
+    for system in systems(tmp):
+        for pair in TEST.split() + ["mono_en", "mono_ko"]:
+            result = tmp / "exp" / "decode" / system / f"test_{pair}" / "score_wer" / "result.txt"
+            assert any(line.startswith("| Sum/Avg") for line in result.read_text().splitlines()), result
+    assert not list((tmp / "exp").rglob("checkpoint.pth"))
+    for system in ("ft_ko-en", "dg_fish", "asyncswitch"):
+        assert (tmp / "exp" / f"asr_{system}" / "latest.pth").is_file()
+        assert (tmp / "exp" / f"asr_{system}" / "config.yaml").is_file()
+
+
 def test_per_pair_shape_files_are_cut_from_the_pooled_stats(finished):
     tmp, proc = finished
     from espnet_cs_ext.utils.kaldi import read_table

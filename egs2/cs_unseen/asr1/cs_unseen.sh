@@ -9,10 +9,15 @@
 #   4 text: NFC, language prompts, token checks      8 scoring (MER, BLEU) and RESULTS.md
 #                                                   9 MAV analysis of the fine-tuned models
 #                                                  10 pack models for espnet_model_zoo (opt-in)
+# The systems come from one table (espnet_cs_ext/recipe/systems.py); stage helpers live in
+# local/stage_lib.sh, stage 5's in local/train_lib.sh, stage 7's in local/decode_lib.sh,
+# and the LoRS grid (--lors_grid_langs) in local/lors_grid.sh. Jobs go through cmd.sh's
+# ${train_cmd} / ${decode_cmd} ([JOB=1:N] LOG CMD..., as ESPnet's run.pl takes them).
 set -euo pipefail
 
-log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
-die() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) ERROR: $*" >&2; exit 1; }  # the caller's line
+# the caller's file and line (cs_unseen.sh or one of the stage libraries in local/)
+log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}) $*"; }
+die() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}) ERROR: $*" >&2; exit 1; }
 
 # Options (all settable as --name value).
 stage=1
@@ -38,7 +43,7 @@ asyncswitch_sweep=false  # also decode interpolation ratios 0.2 0.4 0.6 0.8 (asy
 st_pairs=""              # X->en speech translation pairs, e.g. "de-en": system st_<pair>, BLEU on test_st_<pair>
 mono_langs=""            # monolingual test sets test_mono_<lang> (forgetting check), e.g. "en de ja ko"
 utts_per_pair=""         # synthetic corpus size (empty: local/data.sh default)
-asr_config=conf/demo/train_pair.yaml
+asr_config=conf/train_asr.yaml       # ESPnet default name: a symlink to conf/demo/train_pair.yaml
 asr_all_config=conf/demo/train_all.yaml
 asr_args=""              # extra ESPnet training options for every stage-5 run, last on the command line,
                          # e.g. "--use_amp true" (GPU mixed precision: bf16 where the GPU has it, else fp16)
@@ -46,7 +51,7 @@ st_config=conf/st/demo_train_st.yaml   # training config of the st_<pair> system
 lors_grid_langs=""       # LoRS-Merging grid (arXiv 2502.17380 Tables 1-4) over these X->en languages, e.g. "de ja"
 lors_grid_methods=conf/lors_grid/methods.yaml  # merge settings of the grid (WA, TA, MP, SVP, LoRS)
 lors_results=RESULTS_lors.md                   # the grid's report (stage 8)
-inference_config=conf/decode/greedy.yaml
+inference_config=conf/decode_asr.yaml  # a symlink to conf/decode/greedy.yaml
 # Models decoded with Whisper's 30 s padding although they are not pretrained: those that
 # keep much of the original Whisper (AsyncSwitch's interpolation at r=0.4, merges that copy
 # blocks from base). Stage-5 training is unpadded (do_pad_trim: false), the original is not:
@@ -61,10 +66,11 @@ results=RESULTS.md       # the report (stage 8); its plot goes beside it
 mav_threshold=5e-5       # stage 9: a row counts as updated when its mean |delta| exceeds this
 pack_model=""            # stage 10: systems to pack (ft_ko-en, ties_ko-en+ja-en, pretrained, ...) or "all"
 bundle_whisper=false     # stage 10: also pack the Whisper checkpoint a name like "base" resolves to
+keep_checkpoints=false   # keep ESPnet's checkpoint.pth (optimizer state) of trained systems
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --help|-h) sed -n '2,11p' "$0"; grep -E '^[a-z_]+=.*' "$0" | sed 's/^/  --/'; exit 0 ;;
+    --help|-h) sed -n '2,15p' "$0"; grep -E '^[a-z_]+=.*' "$0" | sed 's/^/  --/'; exit 0 ;;
     --*=*) name=${1%%=*}; name=${name#--}; value=${1#*=}; shift ;;
     --*) name=${1#--}; [ $# -ge 2 ] || die "option --${name} needs a value"; value=$2; shift 2 ;;
     *) die "unexpected argument '$1'" ;;
@@ -92,15 +98,8 @@ fi
 mkdir -p "${expdir}/.done" "${expdir}/log"
 exec 9>>"${expdir}/.run.lock"  # one run per exp dir (held while this shell and its jobs live)
 python -m espnet_cs_ext.utils.runlock --fd 9 "${expdir}" || exit 2
+. local/stage_lib.sh   # run_stage, up_to_date, mark_done, pending, mark_dirs
 
-run_stage() {  # run_stage N: true if stage N is selected
-  [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ] && [[ " ${skip_stages} " != *" $1 "* ]]
-}
-up_to_date() {  # up_to_date MARKER INPUT...: skip work whose inputs did not change
-  [ "${force}" = true ] && return 1
-  python -m espnet_cs_ext.bin.stamp check "$@"
-}
-mark_done() { python -m espnet_cs_ext.bin.stamp done "$@"; }
 
 train_sets=(); dev_sets=(); test_sets=()
 for p in ${train_pairs}; do train_sets+=("${datadir}/train_${p}"); dev_sets+=("${datadir}/dev_${p}"); done
@@ -108,40 +107,21 @@ for p in ${test_pairs}; do test_sets+=("${datadir}/test_${p}"); done
 st_sets=(); for p in ${st_pairs}; do st_sets+=("${datadir}/train_st_${p}" "${datadir}/dev_st_${p}"); done
 for p in ${st_pairs}; do test_sets+=("${datadir}/test_st_${p}"); done
 for l in ${mono_langs}; do test_sets+=("${datadir}/test_mono_${l}"); done
-systems=(); for p in ${train_pairs}; do systems+=("ft_${p}"); done
-[ "${train_all}" = true ] && systems+=("ft_all")
-for a in ${dg_algorithms}; do systems+=("dg_${a}"); done
-for p in ${st_pairs}; do systems+=("st_${p}"); done
-[ "${asyncswitch}" = true ] && systems+=("asyncswitch")
-# LoRS grid: per-language ASR/ST fine-tunes, multi-lingual / multi-task pooled training
-# (espnet_cs_ext.recipe.lors_grid names them), their test sets, and the dirs they need.
-declare -A grid_kind=() grid_pair=()
-grid_dirs=()
-if [ -n "${lors_grid_langs}" ]; then
-  while read -r name kind trs dvs; do
-    grid_kind[${name}]=${kind}
-    if [[ "${trs}" == *,* ]]; then grid_pair[${name}]=${name}; else grid_pair[${name}]=${trs#train_}; fi
-    [[ " ${systems[*]} " == *" ${name} "* ]] || systems+=("${name}")
-    for d in ${trs//,/ } ${dvs//,/ }; do grid_dirs+=("${datadir}/${d}"); done
-  done < <(python -m espnet_cs_ext.bin.lors_grid systems --langs "${lors_grid_langs}")
-  [ "${#grid_kind[@]}" -gt 0 ] || die "lors_grid systems --langs '${lors_grid_langs}' printed nothing"
-  while read -r set _; do
-    [[ " ${test_sets[*]} " == *" ${datadir}/${set} "* ]] || test_sets+=("${datadir}/${set}")
-  done < <(python -m espnet_cs_ext.bin.lors_grid test-sets --langs "${lors_grid_langs}")
-fi
-# Grid-only models (grid systems and merges not also in the main systems) are decoded on
-# the grid's test sets only and reported in ${lors_results}, not in ${results}.
-declare -A grid_only=()
-grid_sets=()
-if [ -n "${lors_grid_langs}" ]; then
-  for sys in "${!grid_kind[@]}"; do
-    [[ " ${st_pairs} " == *" ${sys#st_} "* ]] || grid_only[${sys}]=1
-  done
-  while read -r m; do case "${m}" in lg[0-9]*) grid_only[${m}]=1 ;; esac; done \
-    < <(python -m espnet_cs_ext.bin.lors_grid models --langs "${lors_grid_langs}")
-  while read -r set _; do grid_sets+=("${datadir}/${set}"); done \
-    < <(python -m espnet_cs_ext.bin.lors_grid test-sets --langs "${lors_grid_langs}")
-fi
+# The system table (espnet_cs_ext/recipe/systems.py): name kind train dev config grid_only.
+table=$(python -m espnet_cs_ext.bin.recipe_tools systems --train_pairs "${train_pairs}" --train_all "${train_all}" \
+  --dg_algorithms "${dg_algorithms}" --st_pairs "${st_pairs}" --asyncswitch "${asyncswitch}" \
+  --lors_grid_langs "${lors_grid_langs}" --asr_config "${asr_config}" --asr_all_config "${asr_all_config}" \
+  --st_config "${st_config}" --dg_config_dir "${dg_config_dir}" --asyncswitch_conf_dir "${asyncswitch_conf_dir}") \
+  || die "could not build the system table (recipe_tools systems)"
+systems=(); declare -A sys_kind=() sys_train=() sys_dev=() sys_config=() grid_only=()
+while read -r name kind tr dv cfg only; do
+  systems+=("${name}"); sys_kind[${name}]=${kind}; sys_config[${name}]=${cfg}
+  sys_train[${name}]=${datadir}/${tr}; sys_dev[${name}]=${datadir}/${dv}
+  if [ "${only}" = 1 ]; then grid_only[${name}]=1; fi
+done <<< "${table}"
+. local/lors_grid.sh   # the LoRS grid's data dirs, test sets, merges and report
+. local/train_lib.sh   # stage 5: train_system
+. local/decode_lib.sh  # stage 7: plan_decoding, finish_decoding
 sets_of() {  # sets_of MODEL: the test sets this model is decoded and scored on
   if [ -n "${grid_only[$1]:-}" ]; then printf '%s\n' "${grid_sets[@]}"; else printf '%s\n' "${test_sets[@]}"; fi
 }
@@ -164,13 +144,7 @@ if run_stage 1; then
     local/data.sh --stop_stage 3 --pairs "${all_pairs}" --unseen_pairs "${unseen}" \
       --st_langs "${st_langs}" --mono_langs "$(echo ${mono_langs} | tr ' ' ,)" \
       ${utts_per_pair:+--utts_per_pair "${utts_per_pair}"} --datadir "${datadir}" --nj "${nj}"
-    if [ -n "${lors_grid_langs}" ]; then  # the grid trains on monolingual ASR sets too
-      cs-prepare synthetic-mono --langs "$(echo ${lors_grid_langs} | tr ' ' ,)" --splits train,dev,test \
-        --utts-per-lang "${utts_per_pair:-200}" --nj "${nj}" --no-progress --out "${datadir}/synthetic_mono_grid"
-      for d in "${datadir}"/synthetic_mono_grid/*_mono_*/; do
-        d=${d%/}; cs-prepare validate "${d}" --out "${datadir}/$(basename "${d}")"
-      done
-    fi
+    grid_data
     mark_done "${expdir}/.done/stage1" "${train_pairs}" "${test_pairs}" "${st_pairs}" "${mono_langs}" "${lors_grid_langs}" "${utts_per_pair}" db.sh local/data.sh
   fi
 fi
@@ -181,22 +155,6 @@ for d in "${all_sets[@]}"; do
   fi
 done
 
-# Stages 2-4 collect the data dirs whose inputs changed and hand them all to one
-# process (one Python start-up per stage, not per dir), then mark each dir done.
-pending() {  # pending MARKER_NAME INPUT_FILE...: the dirs of all_sets not up to date
-  local name=$1 d f inputs; shift
-  for d in "${all_sets[@]}"; do
-    inputs=(); for f in "$@"; do inputs+=("${d}/${f}"); done
-    up_to_date "${d}/${name}" "${inputs[@]}" || echo "${d}"
-  done
-}
-mark_dirs() {  # mark_dirs MARKER_NAME "DIRS" INPUT_FILE...
-  local name=$1 dirs=$2 d f inputs; shift 2
-  for d in ${dirs}; do
-    inputs=(); for f in "$@"; do inputs+=("${d}/${f}"); done
-    mark_done "${d}/${name}" "${inputs[@]}"
-  done
-}
 
 if run_stage 2; then
   log "Stage 2: validate: ${datadir}/<set> (16 kHz mono, ids, transcripts; local/data.sh formatted them)"
@@ -211,7 +169,7 @@ if run_stage 3 && [ "${use_feats}" = true ]; then
   log "Stage 3: Whisper log-mel features: <dir>/wav.scp -> <dir>/feats.scp (kaldiio)"
   todo=$(pending .stage3.done wav.scp)
   if [ -n "${todo}" ]; then
-    ${train_cmd} "${expdir}/log/feats.log" -- python -m espnet_cs_ext.bin.recipe_tools dump-feats ${todo}
+    ${train_cmd} "${expdir}/log/feats.log" python -m espnet_cs_ext.bin.recipe_tools dump-feats ${todo}
     mark_dirs .stage3.done "${todo}" wav.scp
   fi
 fi
@@ -225,21 +183,11 @@ if run_stage 4; then
     mark_dirs .stage4.done "${todo}" text.orig utt2lang
   fi
   if [ "${pooled}" = true ] && ! up_to_date "${datadir}/train_all/.done" "${train_sets[@]}" "${dev_sets[@]}"; then
-    cs-prepare combine "${datadir}/train_all" "${train_sets[@]}"
-    cs-prepare combine "${datadir}/dev_all" "${dev_sets[@]}"
+    python -m espnet_cs_ext.bin.cs_prepare combine "${datadir}/train_all" "${train_sets[@]}"
+    python -m espnet_cs_ext.bin.cs_prepare combine "${datadir}/dev_all" "${dev_sets[@]}"
     mark_done "${datadir}/train_all/.done" "${train_sets[@]}" "${dev_sets[@]}"
   fi
-  if [ -n "${lors_grid_langs}" ]; then  # pooled after prepare-text: each utterance keeps its prompt
-    while read -r name _ trs dvs; do
-      [[ "${trs}" == *,* ]] || continue
-      IFS=, read -ra t <<< "${trs}"; IFS=, read -ra v <<< "${dvs}"
-      t=("${t[@]/#/${datadir}/}"); v=("${v[@]/#/${datadir}/}")
-      up_to_date "${datadir}/train_${name}/.done" "${t[@]}" "${v[@]}" && continue
-      cs-prepare combine "${datadir}/train_${name}" "${t[@]}"
-      cs-prepare combine "${datadir}/dev_${name}" "${v[@]}"
-      mark_done "${datadir}/train_${name}/.done" "${t[@]}" "${v[@]}"
-    done < <(python -m espnet_cs_ext.bin.lors_grid systems --langs "${lors_grid_langs}")
-  fi
+  grid_pool
   if [ ! -s "${token_list}" ]; then
     mkdir -p "$(dirname "${token_list}")"
     python -m espnet2.bin.whisper_export_vocabulary --whisper_model whisper_multilingual \
@@ -247,128 +195,19 @@ if run_stage 4; then
   fi
 fi
 
-# Arguments describing one data dir to ESPnet (features or raw audio, text, prompt).
-data_args() {  # data_args train|valid DIR
-  local kind=$1 dir=$2
-  if [ "${use_feats}" = true ]; then
-    echo "--${kind}_data_path_and_name_and_type ${dir}/feats.scp,speech,kaldi_ark"
-  else
-    echo "--${kind}_data_path_and_name_and_type ${dir}/wav.scp,speech,sound"
-  fi
-  echo "--${kind}_data_path_and_name_and_type ${dir}/text,text,text"
-  echo "--${kind}_data_path_and_name_and_type ${dir}/prompt,prompt,text"
-}
-
-stats_dir() { echo "${expdir}/stats/$(basename "$1")_$([ "${use_feats}" = true ] && echo feats || echo raw)"; }
-espnet_args_for() {  # espnet_args_for TRAIN DEV: the ESPnet options every stage-5 run shares
-  echo --token_list "${token_list}" --use_preprocessor true --ngpu "${ngpu}" --input_size "${input_size}" \
-    --encoder_conf whisper_model="${whisper_model}" --decoder_conf whisper_model="${whisper_model}" \
-    $(data_args train "$1") $(data_args valid "$2")
-}
-# Shape statistics depend only on the data (Whisper configs use normalize: null), so every
-# system trained on the same train/dev dirs shares one collect_stats run, and a per-pair
-# dir whose entries are verbatim those of train_all gets its shape files cut from the
-# pooled run (recipe_tools subset-stats) instead of another ~25 s espnet2 start-up.
-ensure_stats() {  # ensure_stats TRAIN DEV CONFIG
-  local tr=$1 dv=$2 config=$3 stats pooled
-  stats=$(stats_dir "${tr}"); pooled=$(stats_dir "${datadir}/train_all")
-  up_to_date "${stats}/.done" "${tr}" "${dv}" "${use_feats}" && return 0
-  if [ "${tr}" != "${datadir}/train_all" ] \
-     && up_to_date "${pooled}/.done" "${datadir}/train_all" "${datadir}/dev_all" "${use_feats}" \
-     && python -m espnet_cs_ext.bin.recipe_tools subset-stats --pooled-stats "${pooled}" \
-          --train "${tr}" "${datadir}/train_all" --valid "${dv}" "${datadir}/dev_all" --out "${stats}"; then
-    log "  shape files of ${tr} cut from ${pooled}"
-  else
-    ${train_cmd} "${stats}/stats.log" -- python -m espnet_cs_ext.bin.asr_train --config "${config}" \
-      $(espnet_args_for "${tr}" "${dv}") --collect_stats true --output_dir "${stats}" \
-      --train_shape_file "${tr}/text" --valid_shape_file "${dv}/text"
-  fi
-  mark_done "${stats}/.done" "${tr}" "${dv}" "${use_feats}"
-}
-
 if run_stage 5; then
   log "Stage 5: fine-tuning through ESPnet (whisper_cs): ${systems[*]} -> ${expdir}/asr_<system>/"
-  input_size=1; [ "${use_feats}" = true ] && input_size=80
   # the pooled data's statistics first: the per-pair systems' shape files are cut from them
-  for sys in "${systems[@]}"; do
-    [ "${sys}" = ft_all ] && [ -d "${datadir}/train_all" ] \
-      && ensure_stats "${datadir}/train_all" "${datadir}/dev_all" "${asr_all_config}"
-  done
-  for sys in "${systems[@]}"; do
-    # ft_<pair>: one seen pair; ft_all: pooled ERM; dg_<alg>: a DG algorithm on all pairs;
-    # st_<pair>: X->en speech translation; asyncswitch: the three-stage AsyncSwitch driver.
-    entry=espnet_cs_ext.bin.asr_train; extra=()
-    if [ -n "${grid_kind[${sys}]:-}" ]; then   # LoRS grid: asr_<l> st_<l>-en mlasr mlst mt_<l> mlmt
-      pair=${grid_pair[${sys}]}
-      case "${grid_kind[${sys}]}" in asr) config=${asr_config} ;; *) config=${st_config} ;; esac
-    else
-    case "${sys}" in
-      asyncswitch) pair=all; config=${asyncswitch_conf_dir}/stage_b.yaml ;;
-      ft_all) pair=all; config=${asr_all_config} ;;
-      ft_*) pair=${sys#ft_}; config=${asr_config} ;;
-      st_*) pair=st_${sys#st_}; config=${st_config} ;;   # X->en ST: prompt <|x|> <|translate|>
-      dg_*) pair=all; config=${dg_config_dir}/train_${sys#dg_}.yaml; entry=espnet_cs_ext.bin.asr_train_dg
-            extra=(--dg_domains ${train_pairs}) ;;
-    esac
-    fi
-    [ -f "${config}" ] || die "no training config ${config} for system ${sys}"
-    tr=${datadir}/train_${pair}; dv=${datadir}/dev_${pair}; out=${expdir}/asr_${sys}
-    inputs=("${tr}" "${dv}" "${config}" "${whisper_model}" "${use_feats}" "${asr_args}")
-    texts=()
-    if [ "${sys}" = asyncswitch ]; then  # stage A's code-switched text (local/data.sh writes it)
-      for p in ${train_pairs}; do texts+=("${datadir}/synthetic/cs_text/${p}.txt"); done
-      inputs+=("${asyncswitch_conf_dir}" "${asyncswitch_sweep}" "${texts[@]}")
-    fi
-    if up_to_date "${out}/.done" "${inputs[@]}"; then log "  ${sys}: up to date"; continue; fi
-    log "  ${sys}: ${tr} -> ${out}"
-    espnet_args=($(espnet_args_for "${tr}" "${dv}"))
-    common=(--config "${config}" "${espnet_args[@]}")
-    ensure_stats "${tr}" "${dv}" "${config}"
-    stats=$(stats_dir "${tr}")
-    if [ "${sys}" = asyncswitch ]; then
-      # A: decoder LM on text only (zero encoder output) -> B: cross-attention on speech ->
-      # C: everything -> I: interpolation with the original Whisper (ratio 0.4; the sweep
-      # adds 0.2 0.6 0.8). The driver keeps per-stage markers and resumes by itself.
-      for t in "${texts[@]}"; do [ -s "${t}" ] || die "asyncswitch: no code-switched text ${t} (local/data.sh writes it for synthetic pairs)"; done
-      ${train_cmd} "${out}/asyncswitch.log" -- python -m espnet_cs_ext.bin.asyncswitch run \
-        --out "${out}" --conf-dir "${asyncswitch_conf_dir}" --whisper-model "${whisper_model}" \
-        $(printf -- '--text %s ' "${texts[@]}") --stats-dir "${stats}" --ratios 0.4 \
-        $([ "${asyncswitch_sweep}" = true ] && echo --sweep) --no-progress -- "${espnet_args[@]}" ${asr_args}
-      [ -f "${out}/latest.pth" ] || die "asyncswitch left no ${out}/latest.pth; see ${out}/asyncswitch.log"
-      mark_done "${out}/.done" "${inputs[@]}"
-      continue
-    fi
-    # Distributed training: ESPnet spawns one process per GPU itself (--ngpu N); on CPU
-    # torchrun starts --num_procs ranks that ESPnet joins through the env (gloo). ESPnet's
-    # batch_size is the global batch, split over ranks. On a Slurm cluster with several
-    # nodes: CS_SLURM_OPTS="--nodes=2 --ntasks-per-node=1" and --dist_launcher slurm.
-    run=(python -m "${entry}"); dist=(); cmd=${train_cmd}
-    if [ "${ngpu}" -gt 1 ]; then
-      dist=(--multiprocessing_distributed true)
-    elif [ "${num_procs}" -gt 1 ]; then
-      run=(torchrun --standalone --nproc_per_node "${num_procs}" -m "${entry}")
-      dist=(--multiprocessing_distributed false --dist_backend gloo)
-      cmd="${cmd} --num-threads ${num_procs}"
-    fi
-    [ "${ngpu}" -gt 0 ] && cmd="${cuda_cmd} --gpu ${ngpu}"
-    ${cmd} "${out}/train.log" -- "${run[@]}" "${common[@]}" "${extra[@]}" "${dist[@]}" \
-      --output_dir "${out}" --resume true \
-      --train_shape_file "${stats}/train/speech_shape" \
-      --valid_shape_file "${stats}/valid/speech_shape" ${asr_args}
-    [ -f "${out}/latest.pth" ] || die "training of ${sys} left no ${out}/latest.pth; see ${out}/train.log"
-    mark_done "${out}/.done" "${inputs[@]}"
-  done
+  if [ -n "${sys_kind[ft_all]:-}" ] && [ -d "${datadir}/train_all" ]; then
+    ensure_stats "${datadir}/train_all" "${datadir}/dev_all" "${asr_all_config}"
+  fi
+  for sys in "${systems[@]}"; do train_system "${sys}"; done
 fi
 
 merged_list=${expdir}/merge/systems.txt
 if run_stage 6; then
   log "Stage 6: merging: ${merge_config} over ${systems[*]} -> ${expdir}/merge/<name>/"
-  merge_list=${merge_config}
-  if [ -n "${lors_grid_langs}" ]; then  # the grid's merges (Tables 1-4) join the main list
-    merge_list=${expdir}/lors_grid/merge.yaml
-    python -m espnet_cs_ext.bin.lors_grid merges --langs "${lors_grid_langs}" --methods "${lors_grid_methods}" \
-      --include "${merge_config}" --out "${merge_list}"
-  fi
+  merge_list=$(grid_merge_list)
   python -m espnet_cs_ext.bin.plan_merges --config "${merge_list}" --expdir "${expdir}" \
     --base "${whisper_model}" --train_pairs "${train_pairs}" --systems "${systems[*]}" --out "${expdir}/merge"
   # "name config base model..." lines: a merge reruns when its config or an input model changed
@@ -378,7 +217,7 @@ if run_stage 6; then
       [ -f "${m}" ] || die "merge ${name} needs ${m}, which does not exist; run stage 5 (or drop it from ${merge_config})"
     done
     if up_to_date "${expdir}/merge/${name}/.done" "${cfg}" ${inputs}; then log "  ${name}: up to date"; continue; fi
-    ${train_cmd} "${expdir}/merge/${name}/merge.log" -- cs-merge "${cfg}" "${out}"
+    ${train_cmd} "${expdir}/merge/${name}/merge.log" python -m espnet_cs_ext.bin.cs_merge "${cfg}" "${out}"
     mark_done "${expdir}/merge/${name}/.done" "${cfg}" ${inputs}
   done < "${merged_list}"
 fi
@@ -400,49 +239,13 @@ if run_stage 7; then
   device=cpu; [ "${gpu_inference}" = true ] && device=cuda
   # One array job over every (model, shard) with work left: a cluster runs them all at
   # once. Each job decodes all pending test sets of its model, loading the model once.
-  # The table's name carries a hash of its content, so --skip-done never reuses a log of
-  # another table's job under the same index.
-  jobs=(); pending=()
-  while read -r name spec; do
-    [ "${name}" = pretrained ] || [ -f "${spec}" ] || die "model ${name} has no ${spec}; run stages 5-6"
-    todo_data=(); todo_out=()
-    for d in $(sets_of "${name}"); do
-      out=${expdir}/decode/${name}/$(basename "${d}")
-      up_to_date "${out}/.done" "${spec}" "${d}/text" "${inference_config}" "${padded_models}" && continue
-      todo_data+=("${d}"); todo_out+=("${out}")
-    done
-    [ "${#todo_data[@]}" -gt 0 ] || continue
-    log "  ${name}: ${spec} x ${#todo_data[@]} test sets"
-    pad=""
-    set -f  # the patterns are matched against model names, not expanded as file globs
-    for g in ${padded_models}; do if [[ "${name}" == ${g} ]]; then pad=" --pad-to-30s true"; fi; done
-    set +f
-    for j in $(seq 1 "${inference_nj}"); do
-      jobs+=("--model ${spec} --data ${todo_data[*]} --out ${todo_out[*]} --nj ${inference_nj} --job ${j}${pad}")
-    done
-    pending+=("${spec}|${todo_data[*]}|${todo_out[*]}")
-  done < <(model_list)
+  plan_decoding
   if [ "${#jobs[@]}" -gt 0 ]; then
-    mkdir -p "${expdir}/decode/log"
-    table=${expdir}/decode/log/jobs.$(printf '%s\n' "${jobs[@]}" | sha1sum | cut -c1-10).txt
-    printf '%s\n' "${jobs[@]}" > "${table}.tmp" && mv "${table}.tmp" "${table}"
     log "  ${#jobs[@]} decoding jobs (${table})"
-    ${decode_cmd} JOB=1:"${#jobs[@]}" "${expdir}/decode/log/decode.JOB.log" -- \
+    ${decode_cmd} JOB=1:"${#jobs[@]}" "${expdir}/decode/log/decode.JOB.log" \
       python -m espnet_cs_ext.bin.decode --job-table "${table}" --job-index JOB \
       --whisper-dims-from "${whisper_model}" --config "${inference_config}" --device "${device}" --no-progress
-    all_data=(); all_out=()
-    for p in "${pending[@]}"; do
-      IFS='|' read -r spec data outs <<< "${p}"; all_data+=(${data}); all_out+=(${outs})
-    done
-    # every utterance exactly once per test set, checked while concatenating the shards
-    python -m espnet_cs_ext.bin.decode --merge-shards "${inference_nj}" --data "${all_data[@]}" --out "${all_out[@]}"
-    for p in "${pending[@]}"; do
-      IFS='|' read -r spec data outs <<< "${p}"
-      read -ra todo_data <<< "${data}"; read -ra todo_out <<< "${outs}"
-      for i in "${!todo_data[@]}"; do
-        mark_done "${todo_out[$i]}/.done" "${spec}" "${todo_data[$i]}/text" "${inference_config}" "${padded_models}"
-      done
-    done
+    finish_decoding
   fi
 fi
 
@@ -467,7 +270,8 @@ if run_stage 8; then
       [ -f "${out}/text" ] || die "no hypotheses ${out}/text; run stage 7"
       case "$(basename "${d}")" in  # ST sets: BLEU/chrF (sacrebleu); everything else: MER
         test_st_*) echo "${d}/text ${out}/text ${out}/score bleu" ;;
-        *) echo "${d}/text ${out}/text ${out}/score mer:${score_preset}" ;;
+        *) echo "${d}/text ${out}/text ${out}/score mer:${score_preset}"  # + ESPnet's score_wer name:
+           ln -sfn score "${out}/score_wer" ;;  # show_asr_result.sh reads exp/*/*/score_wer/result.txt
       esac
     done
   done < <(model_list) > "${score_jobs}.tmp"
@@ -484,11 +288,7 @@ if run_stage 8; then
     mark_done "${expdir}/.done/report" "$(report_inputs)"
   fi
   log "Stage 8: wrote ${results}"
-  if [ -n "${lors_grid_langs}" ]; then
-    python -m espnet_cs_ext.bin.lors_grid report --expdir "${expdir}" --langs "${lors_grid_langs}" \
-      --methods "${lors_grid_methods}" --out "${lors_results}"
-    log "Stage 8: wrote ${lors_results}"
-  fi
+  grid_report
 fi
 if run_stage 9; then
   # Layer-wise parameter change (arXiv 2606.05846 section 4, figures 1-3): per block and
@@ -505,7 +305,7 @@ if run_stage 9; then
   if up_to_date "${mav_dir}/.done" "${mav_inputs[@]}" "${whisper_model}" "${mav_threshold}"; then
     log "Stage 9: up to date"
   else
-    ${train_cmd} "${mav_dir}/mav.log" -- cs-mav --base "${whisper_model}" --finetuned "${mav_models[@]}" \
+    ${train_cmd} "${mav_dir}/mav.log" python -m espnet_cs_ext.bin.cs_mav --base "${whisper_model}" --finetuned "${mav_models[@]}" \
       --out "${mav_dir}" --threshold "${mav_threshold}" --link-root "$(dirname "${results}")" -q
     mark_done "${mav_dir}/.done" "${mav_inputs[@]}" "${whisper_model}" "${mav_threshold}"
   fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data preparation for egs2/cs_unseen/asr1 (run from the recipe dir, asr1/).
 #
-# Real corpora come from the paths in db.sh (empty = not available):
+# Real corpora come from the paths in db.sh (empty = not available; set but missing is an
+# error, so a typo never silently falls back to the synthetic corpus):
 #   AIHUB_KOEN  AI-Hub Korean-English mixed speech (ko-en, train/dev/test)
 #   JECS        JECS Japanese-English code-switching (ja-en, train/dev/test)
 #   UNICOM      UniCoM de-en split (de-en, train/dev/test)
@@ -18,7 +19,7 @@
 #
 # Options (defaults in brackets):
 #   --stage N --stop_stage N   1 real corpora, 2 synthetic corpus, 3 validate+format
-#                              and name sets by pair, 4 combined seen-pair sets  [1, 4]
+#                              and name sets by pair                      [1, 3]
 #   --synthetic auto|true|false                                          [auto]
 #   --pairs LIST               synthetic pairs      [ko-en,ja-en,de-en,ko-ja,ko-de]
 #   --unseen_pairs LIST        test-only pairs (never trained on)         [ko-ja,ko-de]
@@ -42,7 +43,6 @@
 #                              of the best source (CS-FLEURS / ko-ja / ko-de sets for test,
 #                              AI-Hub / JECS / UniCoM for train, synthetic otherwise;
 #                              DIR/pair_sets.txt says which)
-#   DIR/train_seen, DIR/dev_seen   seen-pair train/dev sets combined (utt2category = pair)
 #   DIR/{train,dev,test}_sets.txt  the <split>_<pair> names of each kind, one per line
 #   DIR/synthetic/             synthetic audio, tts.json, cs_text/<pair>.txt (text-only CS)
 set -euo pipefail
@@ -50,7 +50,7 @@ set -euo pipefail
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (data.sh) $*"; }
 
 stage=1
-stop_stage=4
+stop_stage=3
 synthetic=auto
 pairs=ko-en,ja-en,de-en,ko-ja,ko-de
 unseen_pairs=ko-ja,ko-de
@@ -80,6 +80,12 @@ done
 AIHUB_KOEN=${AIHUB_KOEN:-}; JECS=${JECS:-}; UNICOM=${UNICOM:-}; CSFLEURS=${CSFLEURS:-}
 KOJA=${KOJA:-}; KODE=${KODE:-}; HIKE=${HIKE:-}; COVOST2=${COVOST2:-}; COVOST2_TSV=${COVOST2_TSV:-}
 if [ -f db.sh ]; then . ./db.sh; fi
+for var in AIHUB_KOEN JECS UNICOM CSFLEURS KOJA KODE HIKE COVOST2 COVOST2_TSV; do
+    if [ -n "${!var}" ] && [ ! -e "${!var}" ]; then
+        echo "$0: ${var}=${!var} (db.sh or the environment) does not exist; fix the path, or set it empty to go without that corpus" >&2
+        exit 2
+    fi
+done
 
 prep="python -m espnet_cs_ext.bin.cs_prepare"
 raw=${datadir}/raw
@@ -182,18 +188,6 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     ${prep} pair-sets "${datadir}"
     for kind in train dev test; do
         awk -v k="${kind}" 'index($1, k "_") == 1 {print $1}' "${datadir}/pair_sets.txt" > "${datadir}/${kind}_sets.txt"
-    done
-fi
-
-if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-    log "Stage 4: combined seen-pair sets -> ${datadir}/train_seen ${datadir}/dev_seen"
-    for kind in train dev; do
-        # seen pairs only: an unseen pair is never trained on
-        mapfile -t sets < <(while read -r set; do
-            if [[ ",${unseen_pairs}," != *",${set#*_},"* ]]; then echo "${set}"; fi; done < "${datadir}/${kind}_sets.txt")
-        [ "${#sets[@]}" -gt 0 ] || { log "  no ${kind} sets, ${kind}_seen not made"; continue; }
-        rm -rf "${datadir:?}/${kind}_seen"
-        ${prep} combine "${datadir}/${kind}_seen" "${sets[@]/#/${datadir}/}"
     done
 fi
 
