@@ -114,6 +114,12 @@ def tiny_espnet_train_config(whisper: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
+def tiny_espnet_config():
+    """`tiny_espnet_train_config` for test modules elsewhere (a conftest is not importable by name)."""
+    return tiny_espnet_train_config
+
+
+@pytest.fixture(scope="session")
 def tiny_espnet_trained(tmp_path_factory, tiny_whisper, english_data_dir, whisper_token_list):
     """ONE tiny ESPnet training shared by tests/foundation and tests/pack: ESPnet's own
     collect-stats pass, then 3 steps through espnet_cs_ext.bin.asr_train.

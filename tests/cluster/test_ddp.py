@@ -42,27 +42,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def train_config(whisper: Path) -> dict:
-    """test_espnet_plugin's tiny setup, with SGD (Adam would magnify float noise) and batch 2."""
-    return {
-        "frontend": None, "input_size": 1, "normalize": None,
-        "encoder": "whisper_cs",
-        "encoder_conf": {"whisper_model": str(whisper), "dropout_rate": 0.0, "do_pad_trim": False},
-        "decoder": "whisper_cs",
-        "decoder_conf": {"whisper_model": str(whisper), "dropout_rate": 0.0},
-        "model_conf": {"ctc_weight": 0.0, "lsm_weight": 0.1, "length_normalized_loss": False,
-                       "sym_sos": "<|startoftranscript|>", "sym_eos": "<|endoftext|>"},
-        "token_type": "whisper_multilingual", "bpemodel": "whisper_multilingual", "cleaner": "whisper_basic",
-        "preprocessor_conf": {"whisper_language": "en", "whisper_task": "transcribe"},
-        "optim": "sgd", "optim_conf": {"lr": 0.5},
-        "max_epoch": 1, "batch_type": "unsorted", "batch_size": 2, "num_iters_per_epoch": 2,
-        "accum_grad": 1, "num_workers": 0, "seed": 0, "grad_clip": -1,
-        "best_model_criterion": [["valid", "loss", "min"]], "keep_nbest_models": 1,
-    }
+def train_config(base: dict) -> dict:
+    """test_espnet_plugin's tiny setup (conftest), with SGD (Adam would magnify float noise) and batch 2."""
+    return {**base, "optim": "sgd", "optim_conf": {"lr": 0.5}, "batch_size": 2, "num_iters_per_epoch": 2,
+            "grad_clip": -1}
 
 
 @pytest.fixture(scope="module")
-def ddp_setup(tmp_path_factory, tiny_whisper, english_data_dir, whisper_token_list):
+def ddp_setup(tmp_path_factory, tiny_whisper, english_data_dir, whisper_token_list, tiny_espnet_config):
     import numpy as np
     import soundfile as sf
 
@@ -82,7 +69,7 @@ def ddp_setup(tmp_path_factory, tiny_whisper, english_data_dir, whisper_token_li
     (data / "text").write_text("".join(text))
     tokens = whisper_token_list
     config = work / "train.yaml"
-    config.write_text(yaml.safe_dump(train_config(tiny_whisper)))
+    config.write_text(yaml.safe_dump(train_config(tiny_espnet_config(tiny_whisper))))
     common = ["--config", str(config), "--token_list", str(tokens), "--use_preprocessor", "true", "--ngpu", "0"]
     for kind in ("train", "valid"):
         common += [f"--{kind}_data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
