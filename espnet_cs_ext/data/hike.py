@@ -15,7 +15,9 @@ Output `test_hike` (utt id `hike-<sample_id>`, speaker unknown -> the utterance)
   `[]` when none), which HiKE substitutes in both prediction and reference before
   scoring; `cs-score --loanwords` and the recipe's stage 8 do the same.
 - utt2category `ko-en`, utt2lang by script counts, utt2cs_level, utt2topic.
-- info.json: the text field and the revision / commit read (`hub.provenance`).
+- info.json: the text field, the revision / commit read (`hub.provenance`) and
+  `empty_refs_scored: true` (HiKE's mean counts utterances with an empty reference, so
+  `cs-prepare validate` keeps them instead of dropping them as empty-text).
 Audio is decoded to OUT/audio/hike/<utt>.wav (16 kHz mono).
 """
 from __future__ import annotations
@@ -72,4 +74,5 @@ def prepare_hike(corpus_dir: str | os.PathLike, output_dir: str | os.PathLike, s
             extra["topic"] = make_id(row["category"])
         utts.append(Utt(uid, uid, text, wav, PAIR, guess_matrix_language(text, PAIR), dur, extra=extra))
     return write_split_dirs(out, "hike", utts, {u.utt_id: "test" for u in utts},
-                            info={"corpus": "hike", "text_field": text_field, **repo.provenance()})
+                            info={"corpus": "hike", "text_field": text_field, "empty_refs_scored": True,
+                                  **repo.provenance()})

@@ -16,13 +16,16 @@ Checks (each problem names the utterance/recording and the file):
     too-short       fewer than 400 samples at 16 kHz (25 ms, one Whisper window: the
                     log-mel front end cannot frame less)
     bad-segment     segment outside its recording or with end <= start
-    empty-text      empty or punctuation-only transcript
+    empty-text      empty or punctuation-only transcript (kept, as a note, in a test set
+                    whose info.json says `"empty_refs_scored": true`: HiKE scores its empty
+                    references, counting the hypothesis' insertions there)
     too-long        longer than --max-duration seconds (Whisper's 30 s window)
   note (fixed in the copy, never dropped)
     unsorted        table not in C-locale key order
     converted       audio not 16 kHz mono 16-bit PCM (stereo, 8 kHz, 24-bit, float...)
     utt2spk-missing utt without speaker (speaker := utt id)
     utf8-bom        a table starting with a UTF-8 byte-order mark (dropped, not part of an id)
+    empty-ref-kept  an empty transcript kept because the corpus scores it (see empty-text)
 The copy (DST) has sorted tables restricted to the kept utterances, audio that
 already is 16 kHz mono PCM_16 referenced in place and everything else converted into
 DST/audio/, plus DST/validate_report.txt (what was dropped and why, counts).
@@ -175,6 +178,19 @@ def _probe(spec: str) -> Tuple[Optional[str], Optional[float], Optional[str]]:
     return None, len(data) / sr, "pipe"
 
 
+def _empty_refs_scored(d: Path) -> bool:
+    """True when the corpus' own protocol scores empty references (its prepare step says so
+    in info.json, e.g. HiKE: dropping them would change the publisher's mean)."""
+    p = d / "info.json"
+    if not p.exists():
+        return False
+    try:
+        info = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CsExtError(f"{p}: not a JSON object ({e})") from None
+    return isinstance(info, dict) and info.get("empty_refs_scored") is True
+
+
 def validate(data_dir: str | os.PathLike, max_duration: float = 30.0) -> Tuple[Report, dict]:
     """Check `data_dir`; return (report, state) where state carries the parsed tables."""
     d = Path(data_dir)
@@ -187,6 +203,7 @@ def validate(data_dir: str | os.PathLike, max_duration: float = 30.0) -> Tuple[R
     segments = _read_raw_table(d / "segments", rep) if (d / "segments").exists() else None
     utt2spk = _read_raw_table(d / "utt2spk", rep) if (d / "utt2spk").exists() else OrderedDict()
     rep.n_input = len(set(text) | (set(segments) if segments is not None else set(wav)))
+    keep_empty_refs = _empty_refs_scored(d)
     bad: Dict[str, str] = {}
 
     def mark(utt: str, kind: str, file: str, detail: str = "") -> None:
@@ -253,7 +270,11 @@ def validate(data_dir: str | os.PathLike, max_duration: float = 30.0) -> Tuple[R
             mark(u, "no-text", "wav.scp" if segments is None else "segments")
     for u, v in text.items():
         if v is not None and u not in bad and is_punct_only(v):
-            mark(u, "empty-text", "text", "empty" if not v else f"punctuation only: '{v}'")
+            what = "empty" if not v else f"punctuation only: '{v}'"
+            if keep_empty_refs:
+                rep.notes.append(Issue("empty-ref-kept", u, "text", f"{what}; info.json: empty_refs_scored"))
+            else:
+                mark(u, "empty-text", "text", what)
     from .audio import MIN_SAMPLES_16K
     min_dur = MIN_SAMPLES_16K / 16000
     for u, dur in durs.items():

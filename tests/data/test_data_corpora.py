@@ -64,6 +64,22 @@ def test_hike(tmp_path: Path):
     assert (info.samplerate, info.channels) == (16000, 1)
 
 
+def test_hike_empty_reference_reaches_the_formatted_test_set(tmp_path: Path):
+    """HiKE's mean counts empty references: preparation marks the set so validate keeps them."""
+    from espnet_cs_ext.data.hike import prepare_hike
+    from espnet_cs_ext.data.validate import format_data_dir
+    root = make_hike(tmp_path / "HiKE")
+    import pyarrow.parquet as pq
+    f = root / "data" / "test-00000-of-00001.parquet"
+    rows = pq.read_table(f).to_pylist()
+    rows[1]["text_normalized"] = ""
+    write_parquet(f, rows)
+    d = prepare_hike(root, tmp_path / "out")["test_hike"]
+    assert json.loads((d / "info.json").read_text())["empty_refs_scored"] is True
+    rep = format_data_dir(d, tmp_path / "fmt")
+    assert not rep.errors and read_table(tmp_path / "fmt" / "text")["hike-hike_0002"] == ""
+
+
 def test_hike_wrong_layout_names_what_was_expected(tmp_path: Path):
     from espnet_cs_ext.data.hike import prepare_hike
     write_parquet(tmp_path / "h" / "data" / "test-0.parquet", [{"audio": {"bytes": wav_bytes(), "path": "a.wav"},

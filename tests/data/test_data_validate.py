@@ -134,3 +134,30 @@ def test_cli_validate(tmp_path: Path, capsys):
     assert "kept: 4" in out and "error too-long: 1" in out
     assert main(["validate", str(tmp_path / "nope")]) == 2
     assert "not a data dir" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("info, kept", [(None, False), ('{"empty_refs_scored": false}', False),
+                                        ('{"empty_refs_scored": true}', True)])
+def test_empty_references_kept_only_where_the_corpus_scores_them(tmp_path: Path, info, kept):
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "wav.scp").write_text(f"u1 {write_wav(tmp_path / 'u1.wav', 1.0)}\nu2 {write_wav(tmp_path / 'u2.wav', 1.0)}\n")
+    (d / "text").write_text("u1 hello\nu2 \n")
+    if info is not None:
+        (d / "info.json").write_text(info)
+    rep, _ = validate(d)
+    assert [(i.kind, i.item) for i in rep.errors] == ([] if kept else [("empty-text", "u2")])
+    assert [(i.kind, i.item) for i in rep.notes if i.kind == "empty-ref-kept"] == ([("empty-ref-kept", "u2")] if kept else [])
+    if kept:
+        format_data_dir(d, tmp_path / "out")
+        assert read_table(tmp_path / "out" / "text") == {"u1": "hello", "u2": ""}
+
+
+def test_unreadable_info_json_is_named(tmp_path: Path):
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "wav.scp").write_text(f"u1 {write_wav(tmp_path / 'u1.wav', 1.0)}\n")
+    (d / "text").write_text("u1 hello\n")
+    (d / "info.json").write_text("{not json")
+    with pytest.raises(CsExtError, match="info.json: not a JSON object"):
+        validate(d)
