@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import sys
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
@@ -33,6 +34,11 @@ DEFAULT_REVISIONS: Dict[str, tuple] = {
     "koja": ("thetaone-ai/Korean-Japanese-Code-Switching-Speech", "refs/convert/parquet"),
 }
 HF_PREFIX = "hf://"
+
+
+def is_commit(revision: str) -> bool:
+    """A full 40-hex-digit commit id (anything else, a branch or tag, can move)."""
+    return len(revision) == 40 and all(c in "0123456789abcdef" for c in revision.lower())
 
 
 class RepoFiles:
@@ -99,6 +105,12 @@ class HubFiles(RepoFiles):
         self._api = HfApi()
         info = self._call(self._api.dataset_info, repo, revision=revision)
         self.commit = info.sha
+        if not is_commit(revision):
+            # A branch moves (HiKE's texts changed in one data commit): say how to pin what was read.
+            var = f"{what.upper()}_REVISION"
+            print(f"{what}: hf://{repo}@{revision} is not a commit id; read at commit {self.commit}. "
+                  f"To reproduce this data later, pin it: {var}={self.commit} (db.sh) or --revision {self.commit}",
+                  file=sys.stderr)
         self._listing: Optional[List[str]] = None
 
     def _call(self, fn, *args, **kwargs):

@@ -120,16 +120,22 @@ def test_hike_raw_text_field_and_info(tmp_path: Path):
     assert (info["text_field"], info["commit"], info["revision"]) == ("text", None, None)
 
 
-def test_hike_from_the_hub_pins_and_records_the_commit(tmp_path: Path, monkeypatch):
+def test_hike_from_the_hub_pins_and_records_the_commit(tmp_path: Path, monkeypatch, capsys):
     hub = FakeHub(make_hike(tmp_path / "remote"), monkeypatch)
     from espnet_cs_ext.data.hike import prepare_hike
     d = prepare_hike("hf://thetaone-ai/HiKE", tmp_path / "out")["test_hike"]
+    # a branch default is resolved, recorded and the exact pin printed
+    assert f"not a commit id; read at commit {COMMIT}. To reproduce this data later, pin it: HIKE_REVISION={COMMIT}" \
+        in capsys.readouterr().err
     assert hub.calls[0] == ("dataset_info", "thetaone-ai/HiKE", "main")  # the default pin
     assert hub.downloaded == ["data/test-00000-of-00001.parquet"]  # not README.md
     info = json.loads((d / "info.json").read_text())
     assert (info["repo"], info["revision"], info["commit"]) == ("thetaone-ai/HiKE", "main", COMMIT)
     prepare_hike("hf://thetaone-ai/HiKE", tmp_path / "out2", revision=COMMIT[:7])
     assert hub.calls[-2] == ("dataset_info", "thetaone-ai/HiKE", COMMIT[:7])
+    assert "not a commit id" in capsys.readouterr().err  # a short id is not a pin either
+    prepare_hike("hf://thetaone-ai/HiKE", tmp_path / "out3", revision=COMMIT)
+    assert "not a commit id" not in capsys.readouterr().err
 
 
 def test_hub_failure_is_one_clear_line(tmp_path: Path, monkeypatch):
