@@ -57,6 +57,7 @@ from .parts import Workspace
 log = logging.getLogger(__name__)
 
 SAME_BASE_MAX_REL_CHANGE = 0.5
+BIG_TENSOR_BYTES = 64 << 20  # tensors above this are read into fresh memory (see _Prefetcher)
 _BUFFERS = {"encoder.positional_embedding"}
 _EMBEDDINGS = {"decoder.token_embedding.weight", "decoder.positional_embedding"}
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -321,11 +322,15 @@ class _Prefetcher:
     def __init__(self, inputs: _Inputs, plan: Sequence[PlannedTensor], compare_copies: bool):
         self.srcs = [inputs.ref] + inputs.others
         self.plan, self.compare_copies = plan, compare_copies
-        max_bytes = max((c.infos[n].numel * torch.empty((), dtype=c.infos[n].dtype).element_size()
-                         for c in inputs.opened for n in c.infos), default=0)
+        sizes = sorted(c.infos[n].numel * torch.empty((), dtype=c.infos[n].dtype).element_size()
+                       for c in inputs.opened for n in c.infos)
+        # the reused buffers fit every tensor up to BIG_TENSOR_BYTES (or the smallest one); larger
+        # ones (a Whisper-medium token embedding: 203 MiB) get fresh memory, freed after their
+        # step, so two sets of them are never held for the whole run (issue 23: -0.8 GiB)
+        fits = [n for n in sizes if n <= BIG_TENSOR_BYTES]
+        max_bytes = fits[-1] if fits else (sizes[0] if sizes else 0)
         self.bufs = [[torch.empty(max_bytes, dtype=torch.uint8) if c.container == "safetensors" else None
                       for c in self.srcs] for _ in range(2)] if max_bytes else [[], []]
-        self.buf_ptrs = {b.untyped_storage().data_ptr() for bs in self.bufs for b in bs if b is not None}
         self.pool = cf.ThreadPoolExecutor(1, thread_name_prefix="read")
 
     def _load(self, idx: int) -> List[torch.Tensor]:
@@ -369,9 +374,8 @@ def _merged_tensors(cfg: MergeConfig, method, inputs: _Inputs, plan: Sequence[Pl
                     _check_buffer(t.name, tensors, srcs)
                 result = tensors[0]
                 counts["copied"] += 1
+            # both writers write the bytes before the next tensor is read, so no copy is needed
             result = result.to(t.dtype)
-            if container == "torch" and result.untyped_storage().data_ptr() in reader.buf_ptrs:
-                result = result.clone()  # TorchWriter keeps it; the read buffer is reused
             del tensors
             yield t, result
             bar.update(1)

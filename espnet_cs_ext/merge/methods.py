@@ -111,7 +111,9 @@ def generalized_task_arithmetic(base, models, ctx: TensorContext, *,
     mixed = parts.consensus_sum_(deltas, weights, consensus, bool(ctx.params["normalize"]), ws)
     if lam != 1:
         mixed.mul_(lam)
-    return torch.add(base, mixed)
+    # in place (mixed + base == base + mixed exactly): the result is a workspace buffer, valid
+    # until the next call with this workspace (the engine writes it before that)
+    return mixed.add_(base)
 
 
 def _linear(base, models, ctx):

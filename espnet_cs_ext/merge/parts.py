@@ -100,10 +100,10 @@ def _keep_top(tau: torch.Tensor, k: int, ws: Workspace) -> torch.Tensor:
     flat = tau.reshape(-1)
     a = torch.abs(flat, out=ws.get("abs", flat.shape))
     thr = _kth_largest(a, k)
-    keep = torch.gt(a, thr, out=ws.get("keep", flat.shape))
     missing = k - int(torch.count_nonzero(a > thr))
-    if missing > 0:
-        ties = torch.nonzero(a == thr).reshape(-1)[:missing]
+    ties = torch.nonzero(a == thr).reshape(-1)[:missing] if missing > 0 else None
+    keep = torch.gt(a, thr, out=a)  # in place: |tau| is not needed any more (one buffer fewer)
+    if ties is not None:
         keep[ties] = 1.0
     return keep
 
