@@ -58,6 +58,9 @@ class Workspace:
         return buf[:n].view(shape)
 
 
+CONSENSUS_CHUNK = 1 << 22  # entries per slice of consensus_sum_ (16 MiB of fp32 per scratch buffer)
+
+
 def _ws(ws: Optional[Workspace]) -> Workspace:
     return ws if ws is not None else Workspace()
 
@@ -159,14 +162,27 @@ def consensus_sum_(weighted: torch.Tensor, weights: Sequence[float], method: Opt
     before the next call with the same workspace.
     """
     ws = _ws(ws)
-    shape = weighted.shape[1:]
-    mixed = ws.get("mixed", shape)
+    mixed = ws.get("mixed", weighted.shape[1:])
+    n = mixed.numel()
+    rows, flat = weighted.reshape(weighted.shape[0], n), mixed.reshape(n)
+    # element-wise, so done in slices: the scratch buffers (elected, agree, divisor) stay
+    # CONSENSUS_CHUNK entries instead of three more copies of the largest tensor (issue 23)
+    for s in range(0, max(n, 1), CONSENSUS_CHUNK):
+        _consensus_part(rows[:, s:s + CONSENSUS_CHUNK], weights, method, normalize, ws,
+                        flat[s:s + CONSENSUS_CHUNK])
+    return mixed
+
+
+def _consensus_part(weighted: torch.Tensor, weights: Sequence[float], method: Optional[str],
+                    normalize: bool, ws: Workspace, mixed: torch.Tensor) -> None:
+    """consensus_sum_ on the rows' slice `weighted` [N, c], result into `mixed` [c]."""
+    shape = mixed.shape
     if method is None:
         torch.sum(weighted, dim=0, out=mixed)
         if normalize:
             total = sum(weights)
             mixed.div_(1.0 if abs(total) < 1e-8 else total)
-        return mixed
+        return
     # elected sign e in {-1, +1} (zero sums elect +)
     e = ws.get("elected", shape)
     if method == "sum":
@@ -195,7 +211,6 @@ def consensus_sum_(weighted: torch.Tensor, weights: Sequence[float], method: Opt
     if divisor is not None:
         divisor.masked_fill_(divisor == 0, 1.0)
         mixed.div_(divisor)
-    return mixed
 
 
 def _randomized_svd(w: torch.Tensor, rank: int, generator: torch.Generator,

@@ -72,6 +72,21 @@ def test_two_runs_give_identical_bytes(tmp_path, model_set, suffix):
     assert main([str(cfg), str(a), "-q"]) == 0
     assert main([str(cfg), str(b), "-q"]) == 0
     assert _sha(a) == _sha(b)  # also under another name and folder
+    merged = torch.load(a, weights_only=True)["model_state_dict"]
+    assert merged and all(torch.isfinite(v).all() for v in merged.values() if v.is_floating_point())
+
+
+def test_big_tensor_path_gives_same_bytes(tmp_path, model_set, monkeypatch):
+    """Tensors above BIG_TENSOR_BYTES are read into fresh memory instead of the reused
+    buffers; with the threshold lowered so every tensor takes that path, the bytes are the same."""
+    from espnet_cs_ext.merge import engine
+
+    cfg = write_yaml(tmp_path / "merge.yaml", _cfg(model_set, ("ft0", "ft1", "ft2")))
+    a, b = tmp_path / "a.pt", tmp_path / "b.pt"
+    assert main([str(cfg), str(a), "-q"]) == 0
+    monkeypatch.setattr(engine, "BIG_TENSOR_BYTES", 0)
+    assert main([str(cfg), str(b), "-q"]) == 0
+    assert _sha(a) == _sha(b)
 
 
 def test_streamed_pt_matches_torch_save(tmp_path, model_set):
