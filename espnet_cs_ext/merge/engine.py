@@ -7,9 +7,10 @@ every input lazily (safetensors: positional reads; torch: weights-only mmap), pl
 output from the base checkpoint's
 tensors, then for each tensor reads it from base and models, checks it, merges it
 and writes it. While one tensor is merged the next one is being read (one reader
-thread) and the input checksums are computed (another thread). Peak memory is a
-few copies of the largest tensor for either output container: safetensors and torch
-`.pt`/`.pth` (utils.torchzip) are both written as the merge goes.
+thread) and the input checksums are computed (another thread). Peak memory beyond torch is
+(2 n_models + 2, +1 for TIES/DARE) copies of the largest tensor (docs/benchmarks.md) for
+either output container: safetensors and torch `.pt`/`.pth` (utils.torchzip) are both
+written as the merge goes, straight from the merge workspace.
 
 What happens to each tensor (`tensor_kind`):
 
