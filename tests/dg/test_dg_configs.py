@@ -1,4 +1,4 @@
-"""The recipe's conf/dg/*.yaml name a registered algorithm with valid options."""
+"""The recipe's conf/tuning/dg/*.yaml name a registered algorithm with valid options."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,7 @@ import yaml
 
 from espnet_cs_ext.dg import ALGORITHMS, resolve_config
 
-CONF = Path(__file__).parents[2] / "egs2/cs_unseen/asr1/conf/dg"
+CONF = Path(__file__).parents[2] / "egs2/cs_unseen/asr1/conf/tuning/dg"
 
 
 def test_one_config_per_algorithm():
