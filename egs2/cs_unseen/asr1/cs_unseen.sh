@@ -36,7 +36,7 @@ test_sets=""             # ESPnet's name: data dirs to evaluate, "test_<pair> ..
                          # when given, it replaces --test_pairs and --mono_langs
 train_all=true           # also train one model on all seen pairs (ERM)
 dg_algorithms=""         # DG systems on all seen pairs, e.g. "fish fishr gga_l" (espnet_cs_ext.dg)
-dg_config_dir=conf/tuning/dg    # <dir>/train_<algorithm>.yaml per DG system
+dg_config_dir=conf/tuning/dg    # <dir>/base.yaml + optional <dir>/<algorithm>.yaml overrides per DG system
 asyncswitch=false        # AsyncSwitch system (arXiv 2506.14190): text-only decoder LM -> cross-attn -> all -> interpolate
 asyncswitch_conf_dir=conf/tuning/asyncswitch/demo  # stage_{a,b,c}.yaml
 asyncswitch_sweep=false  # also decode interpolation ratios 0.2 0.4 0.6 0.8 (asyncswitch_r<ratio> rows)
@@ -107,15 +107,15 @@ for p in ${test_pairs}; do test_sets+=("${datadir}/test_${p}"); done
 st_sets=(); for p in ${st_pairs}; do st_sets+=("${datadir}/train_st_${p}" "${datadir}/dev_st_${p}"); done
 for p in ${st_pairs}; do test_sets+=("${datadir}/test_st_${p}"); done
 for l in ${mono_langs}; do test_sets+=("${datadir}/test_mono_${l}"); done
-# The system table (espnet_cs_ext/recipe/systems.py): name kind train dev config grid_only.
+# The system table (espnet_cs_ext/recipe/systems.py): name kind train dev config grid_only dg_algorithm.
 table=$(python -m espnet_cs_ext.bin.recipe_tools systems --train_pairs "${train_pairs}" --train_all "${train_all}" \
   --dg_algorithms "${dg_algorithms}" --st_pairs "${st_pairs}" --asyncswitch "${asyncswitch}" \
   --lors_grid_langs "${lors_grid_langs}" --asr_config "${asr_config}" --asr_all_config "${asr_all_config}" \
   --st_config "${st_config}" --dg_config_dir "${dg_config_dir}" --asyncswitch_conf_dir "${asyncswitch_conf_dir}") \
   || die "could not build the system table (recipe_tools systems)"
-systems=(); declare -A sys_kind=() sys_train=() sys_dev=() sys_config=() grid_only=()
-while read -r name kind tr dv cfg only; do
-  systems+=("${name}"); sys_kind[${name}]=${kind}; sys_config[${name}]=${cfg}
+systems=(); declare -A sys_kind=() sys_train=() sys_dev=() sys_config=() grid_only=() sys_alg=()
+while read -r name kind tr dv cfg only alg; do
+  systems+=("${name}"); sys_kind[${name}]=${kind}; sys_config[${name}]=${cfg}; sys_alg[${name}]=${alg}
   sys_train[${name}]=${datadir}/${tr}; sys_dev[${name}]=${datadir}/${dv}
   if [ "${only}" = 1 ]; then grid_only[${name}]=1; fi
 done <<< "${table}"
