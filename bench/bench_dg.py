@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_dg.py [--model base] [--per_domain 2] [--seconds 3] [--reps 2]
 
-Builds the recipe's ESPnet model (whisper_cs encoder/decoder, conf/demo/train_all.yaml)
+Builds the recipe's ESPnet model (whisper_cs encoder/decoder, conf/tuning/demo/train_all.yaml)
 once, then for each algorithm restores the same initial weights and times
 `update(minibatches_by_domain)` on one fixed set of 3 domain minibatches
 (`per_domain` utterances of random speech-like audio each, 20 tokens) with AdamW,
@@ -33,7 +33,7 @@ def build(model_spec: str, tokens: Path):
     import espnet_cs_ext.plugin  # noqa: F401
     from espnet2.tasks.asr import ASRTask
 
-    conf = yaml.safe_load((ROOT / "egs2/cs_unseen/asr1/conf/demo/train_all.yaml").read_text())
+    conf = yaml.safe_load((ROOT / "egs2/cs_unseen/asr1/conf/tuning/demo/train_all.yaml").read_text())
     conf["encoder_conf"]["whisper_model"] = conf["decoder_conf"]["whisper_model"] = model_spec
     args = ASRTask.get_parser().parse_args(["--token_list", str(tokens), "--input_size", "1"])
     for k, v in conf.items():

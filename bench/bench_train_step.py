@@ -25,7 +25,7 @@ def build(model_spec: str, pad: bool, input_size: int, tokens: Path):
     import espnet_cs_ext.plugin  # noqa: F401
     from espnet2.tasks.asr import ASRTask
 
-    conf = yaml.safe_load((ROOT / "egs2/cs_unseen/asr1/conf/demo/train_pair.yaml").read_text())
+    conf = yaml.safe_load((ROOT / "egs2/cs_unseen/asr1/conf/tuning/demo/train_pair.yaml").read_text())
     conf["encoder_conf"].update(whisper_model=model_spec, do_pad_trim=pad)
     conf["decoder_conf"]["whisper_model"] = model_spec
     parser = ASRTask.get_parser()

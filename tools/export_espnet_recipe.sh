@@ -35,7 +35,7 @@ tmp=$(mktemp -d "${root}/egs2/cs_unseen/.asr1.XXXXXX")
 cleanup() { rm -rf "${tmp}"; if [ "${made_parent}" = true ]; then rmdir "${root}/egs2/cs_unseen" "${root}/egs2" 2>/dev/null || true; fi; }
 trap cleanup ERR INT TERM
 
-# tracked files only, symlinks kept as symlinks (conf/train_asr.yaml -> demo/train_pair.yaml)
+# tracked files only, symlinks kept as symlinks (conf/train_asr.yaml -> tuning/demo/train_pair.yaml)
 recipe=egs2/cs_unseen/asr1
 ( cd "${repo}/${recipe}" && git ls-files -z . | grep -zv '^path\.sh$' | tar --null -T - -cf - ) | tar -xf - -C "${tmp}"
 ( cd "${repo}" && git ls-files -z espnet_cs_ext | grep -zv '/__pycache__/' | tar --null -T - -cf - ) | tar -xf - -C "${tmp}/local"

@@ -4,7 +4,7 @@ Like `espnet_cs_ext.bin.asr_train`, with `DGASRTask`: every step draws one minib
 per language pair (utt2category beside the training data) and runs
 `--dg_algorithm {erm,fish,fishr,gga,gga_l,mldg}` with `--dg_conf` options.
 
-    python -m espnet_cs_ext.bin.asr_train_dg --config conf/dg/train_fish.yaml \
+    python -m espnet_cs_ext.bin.asr_train_dg --config exp/asr_dg_fish/dg_config.yaml \
         --train_data_path_and_name_and_type data/train_all/feats.scp,speech,kaldi_ark ...
 
 `--collect_stats true` runs exactly as in asr_train (no DG checks needed).

@@ -1,7 +1,7 @@
 """AsyncSwitch driver: stage A (text only), B (cross-attention), C (all), I (interpolation).
 
     python -m espnet_cs_ext.bin.asyncswitch run --out exp/asr_asyncswitch \\
-        --conf-dir conf/asyncswitch/demo --whisper-model base \\
+        --conf-dir conf/tuning/asyncswitch/demo --whisper-model base \\
         --text data/synthetic/cs_text/ko-en.txt --text data/synthetic/cs_text/ja-en.txt \\
         --shape-files data/train_all/text data/dev_all/text [--stages A,B,C,I] [--sweep] \\
         -- ESPNET_ARGS...        # token list, data paths, --ngpu, ... as for asr_train

@@ -1,6 +1,6 @@
 """Decode a Kaldi data dir with Whisper (batched, KV-cached greedy/beam search).
 
-    python -m espnet_cs_ext.bin.decode --model SPEC --data DIR --config egs2/cs_unseen/asr1/conf/decode/greedy.yaml --out OUT \\
+    python -m espnet_cs_ext.bin.decode --model SPEC --data DIR --config egs2/cs_unseen/asr1/conf/tuning/decode/greedy.yaml --out OUT \\
         [--nj N --job J] [--batch-size B] [--device cpu] [--whisper-dims-from SPEC]
     python -m espnet_cs_ext.bin.decode --merge-shards N --data DIR --out OUT
     python -m espnet_cs_ext.bin.decode --model SPEC --data D1 D2 --out O1 O2 ...  # one model load

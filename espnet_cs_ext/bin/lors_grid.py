@@ -4,14 +4,14 @@
         one line per training system: <name> <asr|st|mt> <train_dir>[,...] <dev_dir>[,...]
         (dir names relative to the data dir; several = pool them into train_<name> / dev_<name>)
     python -m espnet_cs_ext.bin.lors_grid merges --langs "de ja" \
-        --methods conf/lors_grid/methods.yaml [--include conf/demo/merge.yaml] --out exp/lors_grid/merge.yaml
+        --methods conf/tuning/lors_grid/methods.yaml [--include conf/tuning/demo/merge.yaml] --out exp/lors_grid/merge.yaml
         the stage-6 merge list (plan_merges --config); --include keeps another list's merges too
     python -m espnet_cs_ext.bin.lors_grid test-sets --langs "de ja"
         one line per test set: <set> <wer|bleu>
     python -m espnet_cs_ext.bin.lors_grid models --langs "de ja" [--methods ...]
         every model the report reads (pretrained, grid systems, grid merges), one per line
     python -m espnet_cs_ext.bin.lors_grid report --expdir exp --langs "de ja" \
-        [--methods conf/lors_grid/methods.yaml] --out RESULTS_lors.md
+        [--methods conf/tuning/lors_grid/methods.yaml] --out RESULTS_lors.md
 """
 from __future__ import annotations
 

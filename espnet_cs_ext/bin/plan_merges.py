@@ -1,6 +1,6 @@
 """Recipe stage 6 planner: merge list YAML -> one cs-merge config per merged system.
 
-    python -m espnet_cs_ext.bin.plan_merges --config conf/demo/merge.yaml --expdir exp \
+    python -m espnet_cs_ext.bin.plan_merges --config conf/tuning/demo/merge.yaml --expdir exp \
         --base base --train_pairs "ko-en ja-en de-en" --out exp/merge
 """
 from __future__ import annotations

@@ -6,6 +6,8 @@
     python -m espnet_cs_ext.bin.recipe_tools score JOB_LIST [--force]
     python -m espnet_cs_ext.bin.recipe_tools subset-stats --pooled-stats DIR --train SUB POOLED \
         --valid SUB POOLED --out DIR     # exit 3: not a verbatim subset (run collect_stats)
+    python -m espnet_cs_ext.bin.recipe_tools dg-config --base conf/tuning/dg/base.yaml \
+        --algorithm fish --conf_dir conf/tuning/dg --out exp/asr_dg_fish/dg_config.yaml
 """
 from __future__ import annotations
 
@@ -36,13 +38,19 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     c.add_argument("--valid", nargs=2, required=True, metavar=("SUBSET", "POOLED"))
     c.add_argument("--out", required=True)
     y = sub.add_parser("systems", help="the system table (recipe/systems.py): "
-                                       "'name kind train dev config grid_only' per line")
+                                       "'name kind train dev config grid_only dg_algorithm' per line")
     for opt in ("train_pairs", "dg_algorithms", "st_pairs", "lors_grid_langs"):
         y.add_argument(f"--{opt}", default="", help="space-separated, as the recipe option")
     for opt in ("train_all", "asyncswitch"):
         y.add_argument(f"--{opt}", choices=("true", "false"), default="false")
     for opt in ("asr_config", "asr_all_config", "st_config", "dg_config_dir", "asyncswitch_conf_dir"):
         y.add_argument(f"--{opt}", required=True)
+    g = sub.add_parser("dg-config", help="a DG system's config: base + the algorithm's override file "
+                                         "(recipe/dg_config.py), written where the system trains")
+    g.add_argument("--base", required=True)
+    g.add_argument("--algorithm", required=True)
+    g.add_argument("--conf_dir", required=True, help="holds <algorithm>.yaml (optional: HPARAMS defaults)")
+    g.add_argument("--out", required=True)
     k = sub.add_parser("slim-exp", help="a finished system's dir: drop the optimizer state (recipe/slim.py)")
     k.add_argument("dir")
     k.add_argument("--keep_checkpoints", choices=("true", "false"), default="false")
@@ -53,6 +61,12 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
 
             removed, freed = drop_optimizer_state(args.dir)
             print(f"slim-exp: {args.dir}: dropped {len(removed)} optimizer state file(s), {freed / 2**20:.0f} MiB")
+        return 0
+    if args.cmd == "dg-config":
+        from ..recipe.dg_config import write_resolved
+
+        conf = write_resolved(args.base, args.algorithm, args.conf_dir, args.out)
+        print(f"dg-config: {args.out}: {args.algorithm} with dg_conf {conf.get('dg_conf') or {}}")
         return 0
     if args.cmd == "systems":
         from ..recipe.systems import system_table

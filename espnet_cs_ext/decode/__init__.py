@@ -1,7 +1,7 @@
 """Fast batched Whisper decoding (greedy and beam search, KV cache) of Kaldi data dirs.
 
     from espnet_cs_ext.decode import load_config, load_decode_model, Decoder, decode_data_dir
-    cfg = load_config("egs2/cs_unseen/asr1/conf/decode/beam5.yaml", batch_size=16)
+    cfg = load_config("egs2/cs_unseen/asr1/conf/tuning/decode/beam5.yaml", batch_size=16)
     decode_data_dir("exp/asr_ko-en/valid.acc.best.pth", "data/test_ko-en", "exp/decode_x", cfg,
                     nj=4, job=1)                      # -> exp/decode_x/split4/1/text
     merge_shards("data/test_ko-en", "exp/decode_x", nj=4)   # -> exp/decode_x/text

@@ -11,8 +11,9 @@ from .fishr import Fishr
 from .gga import GGA
 from .gga_l import GGAL
 from .mldg import MLDG
+from .vrex import VREx
 
-ALGORITHMS: Dict[str, Type[Algorithm]] = {c.NAME: c for c in (ERM, Fish, Fishr, GGA, GGAL, MLDG)}
+ALGORITHMS: Dict[str, Type[Algorithm]] = {c.NAME: c for c in (ERM, Fish, Fishr, GGA, GGAL, MLDG, VREx)}
 
 
 def get_algorithm(name: str) -> Type[Algorithm]:

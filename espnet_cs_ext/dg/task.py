@@ -1,6 +1,6 @@
 """DGASRTask: ESPnet's ASRTask trained by DGTrainer on domain-balanced batches.
 
-    python -m espnet_cs_ext.bin.asr_train_dg --config conf/dg/train_fish.yaml ...
+    python -m espnet_cs_ext.bin.asr_train_dg --config exp/asr_dg_fish/dg_config.yaml ...
 
 Adds `--dg_algorithm`, `--dg_conf`, `--dg_domains`, `--dg_utt2category` (see
 DGTrainer.add_arguments). Before any model is built it checks the configuration:

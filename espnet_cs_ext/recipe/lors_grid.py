@@ -16,7 +16,7 @@ For languages L (speech in <l>; ASR = <l> transcripts, ST = <l> -> English):
     report(expdir, L)    RESULTS_lors.md with the paper's table layouts, every number
                          read from exp/decode/<model>/<test set>/score/result.json
 
-Merge hyper-parameters come from a small YAML (egs2/cs_unseen/asr1/conf/lors_grid/
+Merge hyper-parameters come from a small YAML (egs2/cs_unseen/asr1/conf/tuning/lors_grid/
 methods.yaml; DEFAULT_METHODS below is the same content): merge registry name ->
 {parameters, model_parameters, seed}, plus `table4:` (the methods of Table 4, TA and
 LoRS in the paper). Run: `python -m espnet_cs_ext.bin.lors_grid -h`.

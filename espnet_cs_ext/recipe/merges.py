@@ -1,6 +1,6 @@
 """Stage 6 plan: expand a merge list into one cs-merge config per merged system.
 
-Recipe merge list (e.g. egs2/cs_unseen/asr1/conf/demo/merge.yaml):
+Recipe merge list (e.g. egs2/cs_unseen/asr1/conf/tuning/demo/merge.yaml):
 
     subsets: [pairwise, all]          # C(N,2) pairs of fine-tuned models, and all N
     methods:                          # applied to every subset

@@ -25,7 +25,7 @@ from ..utils.atomic import atomic_open, atomic_path
 from ..utils.errors import CsExtError
 
 # system names are parsed in one place: the system table
-from .systems import METHOD_NAMES, display_name
+from .systems import METHOD_NAMES, display_name, family
 
 
 def _mean(xs: List[Optional[float]]) -> Optional[float]:
@@ -117,26 +117,6 @@ def _train_steps(expdir: Path, system: str) -> str:
     c = yaml.safe_load(cfg.read_text())
     steps = (c.get("num_iters_per_epoch") or 0) * (c.get("max_epoch") or 0)
     return f"{steps} steps x batch {c.get('batch_size')}, lr {c.get('optim_conf', {}).get('lr')}"
-
-
-def family(system: str) -> str:
-    """The plot legend group of a system: pretrained, fine-tunes, DG, AsyncSwitch, one per merge method."""
-    if system == "pretrained":
-        return "Pretrained"
-    if system == "ft_all":
-        return "FT all seen pairs (ERM)"
-    if system.startswith("ft_"):
-        return "FT one pair"
-    if system.startswith("st_"):
-        return "FT speech translation"
-    if system.startswith("dg_"):
-        return "Domain generalisation"
-    if system.startswith("asyncswitch"):
-        return "AsyncSwitch"
-    for key in sorted(METHOD_NAMES, key=len, reverse=True):
-        if system.startswith(key + "_"):
-            return METHOD_NAMES[key]
-    return "Other"
 
 
 def short_label(system: str) -> str:

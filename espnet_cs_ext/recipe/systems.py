@@ -31,9 +31,10 @@ class System:
     dev: str
     config: str     # training config (asyncswitch: its stage-B config, for the shape statistics)
     grid_only: bool = False  # a LoRS-grid system: decoded on the grid's sets, reported in RESULTS_lors.md
+    dg_algorithm: str = "-"  # kind dg: the algorithm; `config` is then the DG base config (recipe/dg_config.py)
 
     def line(self) -> str:
-        return f"{self.name} {self.kind} {self.train} {self.dev} {self.config} {int(self.grid_only)}"
+        return f"{self.name} {self.kind} {self.train} {self.dev} {self.config} {int(self.grid_only)} {self.dg_algorithm}"
 
 
 def system_table(train_pairs: Sequence[str], *, train_all: bool = True, dg_algorithms: Sequence[str] = (),
@@ -45,7 +46,7 @@ def system_table(train_pairs: Sequence[str], *, train_all: bool = True, dg_algor
     rows = [System(f"ft_{p}", "ft", f"train_{p}", f"dev_{p}", asr_config) for p in train_pairs]
     if train_all:
         rows.append(System("ft_all", "ft_all", "train_all", "dev_all", asr_all_config))
-    rows += [System(f"dg_{a}", "dg", "train_all", "dev_all", f"{dg_config_dir}/train_{a}.yaml")
+    rows += [System(f"dg_{a}", "dg", "train_all", "dev_all", f"{dg_config_dir}/base.yaml", dg_algorithm=a)
              for a in dg_algorithms]
     rows += [System(f"st_{p}", "st", f"train_st_{p}", f"dev_st_{p}", st_config) for p in st_pairs]
     if asyncswitch:
@@ -62,24 +63,45 @@ def system_table(train_pairs: Sequence[str], *, train_all: bool = True, dg_algor
     return rows
 
 
+# The plot legend group of each kind (recipe/report.py); merges group by method.
+FAMILIES = {"pretrained": "Pretrained", "ft_all": "FT all seen pairs (ERM)", "ft": "FT one pair",
+            "st": "FT speech translation", "dg": "Domain generalisation", "asyncswitch": "AsyncSwitch"}
+
+
+def kind_of(system: str) -> str:
+    """The kind of a system or merge name (the table's kinds plus pretrained, merge, other):
+    the one place a name is read back into what it is."""
+    if system in ("pretrained", "ft_all", "asyncswitch"):
+        return system
+    for prefix, kind in (("ft_", "ft"), ("st_", "st"), ("dg_", "dg"), ("asyncswitch_r", "asyncswitch")):
+        if system.startswith(prefix):
+            return kind
+    return "merge" if merge_method(system) else "other"
+
+
+def family(system: str) -> str:
+    """The plot legend group of a system: pretrained, fine-tunes, DG, AsyncSwitch, one per merge method."""
+    kind = kind_of(system)
+    if kind == "merge":
+        return METHOD_NAMES[merge_method(system)]
+    return FAMILIES.get(kind, "Other")
+
+
 def display_name(system: str) -> str:
     """The RESULTS.md row label of a system or merge name."""
-    if system == "pretrained":
-        return "Pretrained"
-    if system == "ft_all":
-        return "FT all seen pairs (ERM)"
-    if system.startswith("ft_"):
+    kind = kind_of(system)
+    if kind in ("pretrained", "ft_all"):
+        return FAMILIES[kind]
+    if kind == "ft":
         return f"FT {system[3:]}"
-    if system.startswith("st_"):
+    if kind == "st":
         return f"FT ST {system[3:]}"
-    if system == "asyncswitch":
-        return "AsyncSwitch (r=0.4)"
-    if system.startswith("asyncswitch_r"):
-        return f"AsyncSwitch (r={system[len('asyncswitch_r'):]})"
-    if system.startswith("dg_"):
+    if kind == "asyncswitch":
+        return f"AsyncSwitch (r={system[len('asyncswitch_r'):] or '0.4'})"
+    if kind == "dg":
         return DG_NAMES.get(system[3:], system[3:])
-    method = merge_method(system)
-    if method:
+    if kind == "merge":
+        method = merge_method(system)
         rest = system[len(method) + 1:]
         if rest.startswith("mavlayers_"):  # layer-selective merge (MAV-flagged blocks only)
             rest = f"{rest[len('mavlayers_'):]}, MAV-selected layers"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TEST_CONF = REPO / "egs2" / "cs_unseen" / "asr1" / "conf" / "test" / "asyncswitch"
+TEST_CONF = REPO / "egs2" / "cs_unseen" / "asr1" / "conf" / "tuning" / "test" / "asyncswitch"
 
 CS_LINES = [
     "제 동생도 bicycle 마음에 들어 했어요.",

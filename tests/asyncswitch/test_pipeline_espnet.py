@@ -19,7 +19,7 @@ from espnet_cs_ext.merge.formats import load_state_dict
 
 from pathlib import Path
 
-TEST_CONF = Path(__file__).resolve().parents[2] / "egs2/cs_unseen/asr1/conf/test/asyncswitch"
+TEST_CONF = Path(__file__).resolve().parents[2] / "egs2/cs_unseen/asr1/conf/tuning/test/asyncswitch"
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
 

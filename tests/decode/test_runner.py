@@ -286,7 +286,7 @@ def test_espnet_decode_keys_are_ignored():
 
 def test_example_configs_load():
     recipe_conf = Path(__file__).parents[2] / "egs2" / "cs_unseen" / "asr1" / "conf"
-    confs = sorted(recipe_conf.glob("decode/*.yaml")) + [recipe_conf / "test" / "decode_tiny.yaml"]
+    confs = sorted(recipe_conf.glob("tuning/decode/*.yaml")) + [recipe_conf / "tuning" / "test" / "decode_tiny.yaml"]
     assert len(confs) >= 4
     for path in confs:
         load_config(path)

@@ -22,7 +22,7 @@ SMALL = {
     "gga": {"anneal_start": 0, "anneal_end": 2, "n_trials": 2, "rho": 1e-3},
     "gga_l": {"gamma": 1e-3},
     "mldg": {"inner_lr": 1e-2},
-}
+}  # options that make a 3-step run exercise the method; an algorithm not listed runs on its defaults
 
 
 @pytest.fixture(scope="module")
@@ -32,21 +32,21 @@ def base_model():
 
 def make(name, base_model, conf=None, seed=0):
     model = copy.deepcopy(base_model)
-    conf = {"log_cos_every": 1, **SMALL[name], **(conf or {})}
+    conf = {"log_cos_every": 1, **SMALL.get(name, {}), **(conf or {})}
     return model, build_algorithm(name, model, adamw(model), loss_fn, conf, grad_clip=1.0, seed=seed)
 
 
 def test_registry_has_every_issue_algorithm():
     import importlib
 
-    assert set(ALGORITHMS) == {"erm", "fish", "fishr", "gga", "gga_l", "mldg"}
+    assert {"erm", "fish", "fishr", "gga", "gga_l", "mldg"} <= set(ALGORITHMS)
     for name, cls in ALGORITHMS.items():
         module = importlib.import_module(cls.__module__)
         assert cls.NAME == name and module.__name__.endswith(f"dg.{name}")
         assert "arXiv" in module.__doc__, f"{name}: cite the paper in the module docstring"
 
 
-@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("name", sorted(ALGORITHMS))
 def test_three_updates_finite_and_change_params(name, base_model):
     model, algo = make(name, base_model)
     before = [p.detach().clone() for p in model.parameters()]
@@ -62,7 +62,7 @@ def test_three_updates_finite_and_change_params(name, base_model):
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert algo.step_count == 3
     assert "acc" in stats  # the model's own stats are passed through (ESPnet logs them)
-    if name in ("erm", "fishr", "gga_l", "gga", "fish"):
+    if name != "mldg":
         assert -1.0 <= stats["cos_mean"] <= 1.0 and "cos_de-en_ja-en" in stats
 
 

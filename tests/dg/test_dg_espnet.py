@@ -26,8 +26,11 @@ def run(args, cwd, ok=True):
 
 
 def train_config(whisper: Path) -> dict:
-    """conf/dg/train_fish.yaml, shrunk: tiny Whisper, batch 4 (2 per domain), 3 steps."""
-    conf = yaml.safe_load((Path(__file__).parents[2] / "egs2/cs_unseen/asr1/conf/dg/train_fish.yaml").read_text())
+    """The recipe's resolved dg_fish config, shrunk: tiny Whisper, batch 4 (2 per domain), 3 steps."""
+    from espnet_cs_ext.recipe.dg_config import resolve
+
+    conf_dir = Path(__file__).parents[2] / "egs2/cs_unseen/asr1/conf/tuning/dg"
+    conf = resolve(conf_dir / "base.yaml", "fish", conf_dir / "fish.yaml")
     conf["encoder_conf"]["whisper_model"] = conf["decoder_conf"]["whisper_model"] = str(whisper)
     conf.update(batch_size=4, max_epoch=1, num_iters_per_epoch=3, optim_conf={"lr": 1e-3, "weight_decay": 0.0},
                 scheduler=None, scheduler_conf={}, use_tensorboard=True,

@@ -3,8 +3,8 @@
 Each model has one or two scalar weights and quadratic losses, so every expected
 number below is derived in the comments (not read back from the implementation):
 Fishr's penalty through its EMA with bias correction and its optimizer reset,
-GGA's acceptance rule on either side of the loss-tolerance boundary, and one MLDG
-meta-train / meta-test step.
+GGA's acceptance rule on either side of the loss-tolerance boundary, one MLDG
+meta-train / meta-test step, and V-REx's variance penalty, weight schedule and reset.
 """
 from __future__ import annotations
 
@@ -144,3 +144,42 @@ def test_mldg_one_step_equals_the_hand_derived_update():
         assert stats["loss"] == pytest.approx(want[0] + want[1], abs=1e-12)
         seen.add(held_out)
     assert seen == {"a", "b"}  # both splits were exercised
+
+
+def test_vrex_variance_penalty_weight_schedule_and_optimizer_reset():
+    model = Point(1.0)  # w = 1; lr 0 keeps it there so every step's numbers are hand-sized
+    opt = torch.optim.Adam(model.parameters(), lr=0.0)
+    algo = build_algorithm("vrex", model, opt, point_loss,
+                           {"lambda": 10.0, "penalty_anneal_iters": 1, "log_cos_every": 0}, grad_clip=0)
+    w = model.w
+    # domain a: c=0 -> risk 0.5 (1-0)^2 = 0.5;  b: c=3 -> risk 0.5 (1-3)^2 = 2.
+    # mean 1.25, population variance ((0.5-1.25)^2 + (2-1.25)^2) / 2 = 0.5625.
+    # Step 0 < anneal: weight 1 (DomainBed), objective 1.25 + 0.5625 = 1.8125.
+    a, b = torch.tensor([0.0], dtype=torch.float64), torch.tensor([3.0], dtype=torch.float64)
+    s1 = algo.update({"a": a, "b": b})
+    assert s1["penalty"] == pytest.approx(0.5625)
+    assert s1["penalty_weight"] == 1.0
+    assert s1["nll"] == pytest.approx(1.25)
+    assert s1["loss"] == pytest.approx(1.8125)
+    assert opt.state[w]["step"] == 1
+    # Step 1 == anneal: weight lambda = 10, Adam's state cleared then stepped once.
+    s2 = algo.update({"a": a, "b": b})
+    assert s2["penalty_weight"] == 10.0
+    assert s2["loss"] == pytest.approx(1.25 + 10.0 * 0.5625)
+    assert opt.state[w]["step"] == 1
+    algo.update({"a": a, "b": b})
+    assert opt.state[w]["step"] == 2  # no further resets
+    # equal risks: no penalty at all
+    s4 = algo.update({"a": a, "b": torch.tensor([2.0], dtype=torch.float64)})
+    assert s4["penalty"] == pytest.approx(0.0)
+
+
+def test_vrex_step_follows_the_gradient_of_mean_plus_variance():
+    model = Point(1.0)
+    algo = build_algorithm("vrex", model, torch.optim.SGD(model.parameters(), lr=0.1), point_loss,
+                           {"lambda": 10.0, "penalty_anneal_iters": 5, "log_cos_every": 0}, grad_clip=0)
+    # risks r_a = 0.5 w^2, r_b = 0.5 (w - 3)^2 at w = 1: r = (0.5, 2), r' = (1, -2), mean' = -0.5.
+    # var' = mean(2 (r - mean)(r' - mean')) = (2 (-0.75)(1.5) + 2 (0.75)(-1.5)) / 2 = -2.25.
+    # Weight 1 before anneal: d objective / dw = -0.5 - 2.25 = -2.75, so w -> 1 + 0.1 * 2.75.
+    algo.update({"a": torch.tensor([0.0], dtype=torch.float64), "b": torch.tensor([3.0], dtype=torch.float64)})
+    assert float(model.w) == pytest.approx(1.275)

@@ -14,8 +14,8 @@ from espnet_cs_ext.recipe.merges import plan_merges
 from espnet_cs_ext.utils.errors import CsExtError
 
 ROOT = Path(__file__).resolve().parents[2]
-CONF = ROOT / "egs2/cs_unseen/asr1/conf/lors_grid/methods.yaml"
-DEMO = ROOT / "egs2/cs_unseen/asr1/conf/demo/merge.yaml"
+CONF = ROOT / "egs2/cs_unseen/asr1/conf/tuning/lors_grid/methods.yaml"
+DEMO = ROOT / "egs2/cs_unseen/asr1/conf/tuning/demo/merge.yaml"
 FIVE = ["linear", "task_arithmetic", "magnitude_prune", "svp", "lors"]
 
 

@@ -30,13 +30,13 @@ def test_export_lays_the_recipe_out_and_touches_nothing_else(tmp_path):
     assert {p for p in tree(root) - before if not p.startswith("egs2/cs_unseen")} == set()
     assert (root / "espnet2" / "asr" / "x.py").read_text() == "# upstream\n"
     for name in ("cs_unseen.sh", "run.sh", "cmd.sh", "db.sh", "local/data.sh", "local/lors_grid.sh",
-                 "conf/demo/train_pair.yaml", "local/espnet_cs_ext/recipe/systems.py"):
+                 "conf/tuning/demo/train_pair.yaml", "local/espnet_cs_ext/recipe/systems.py"):
         assert (dest / name).is_file(), name
     for link in ("path.sh", "utils", "steps", "scripts", "pyscripts"):
         assert os.readlink(dest / link) == f"../../TEMPLATE/asr1/{link}", link
     assert (dest / "utils").is_dir()  # resolves inside the tree
-    assert os.readlink(dest / "conf" / "train_asr.yaml") == "demo/train_pair.yaml"
-    assert os.readlink(dest / "conf" / "decode_asr.yaml") == "decode/greedy.yaml"
+    assert os.readlink(dest / "conf" / "train_asr.yaml") == "tuning/demo/train_pair.yaml"
+    assert os.readlink(dest / "conf" / "decode_asr.yaml") == "tuning/decode/greedy.yaml"
     assert 'PYTHONPATH="${PWD}/local' in (dest / "local" / "path.sh").read_text()
     assert not any(p.name in ("exp", "__pycache__") for p in dest.rglob("*"))
     assert [p.name for p in (root / "egs2" / "cs_unseen").iterdir()] == ["asr1"]  # no temp dir left

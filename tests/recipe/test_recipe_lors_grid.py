@@ -18,8 +18,8 @@ def test_grid_trains_merges_decodes_and_reports(tmp_path, tiny_whisper):
     cmd = ["./cs_unseen.sh", "--whisper_model", str(tiny_whisper), "--train_pairs", "ko-en",
            "--test_pairs", "ko-en", "--train_all", "false", "--utts_per_pair", "10",
            "--nj", "1", "--inference_nj", "1", "--lors_grid_langs", "de ja",
-           "--asr_config", "conf/test/train_tiny.yaml", "--st_config", "conf/test/train_tiny_st.yaml",
-           "--merge_config", "conf/test/merge_none.yaml", "--inference_config", "conf/test/decode_tiny.yaml",
+           "--asr_config", "conf/tuning/test/train_tiny.yaml", "--st_config", "conf/tuning/test/train_tiny_st.yaml",
+           "--merge_config", "conf/tuning/test/merge_none.yaml", "--inference_config", "conf/tuning/test/decode_tiny.yaml",
            "--datadir", str(tmp_path / "data"), "--expdir", str(tmp_path / "exp"),
            "--results", str(tmp_path / "RESULTS.md"), "--lors_results", str(tmp_path / "RESULTS_lors.md")]
     proc = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))

@@ -25,7 +25,7 @@ def _cmd(tmp: Path, whisper: Path, *extra: str):
             "--test_pairs", "ko-en", "--train_all", "false", "--utts_per_pair", "60",
             "--nj", "1", "--inference_nj", "1",
             "--asr_config", str(tmp / "train.yaml"), "--inference_config", str(tmp / "decode.yaml"),
-            "--merge_config", "conf/test/merge_tiny.yaml",
+            "--merge_config", "conf/tuning/test/merge_tiny.yaml",
             "--datadir", str(tmp / "data"), "--expdir", str(tmp / "exp"),
             "--results", str(tmp / "RESULTS.md"), *extra]
 
@@ -52,7 +52,7 @@ def _killed_at(tmp, whisper, halt, *extra):
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory, tiny_whisper):
     tmp = tmp_path_factory.mktemp("resume")
-    cfg = yaml.safe_load((RECIPE / "conf" / "test" / "train_tiny.yaml").read_text())
+    cfg = yaml.safe_load((RECIPE / "conf" / "tuning" / "test" / "train_tiny.yaml").read_text())
     cfg.update(max_epoch=EPOCHS, num_iters_per_epoch=2)
     cfg["scheduler_conf"]["first_cycle_steps"] = 2 * EPOCHS
     (tmp / "train.yaml").write_text(yaml.safe_dump(cfg))

@@ -23,11 +23,11 @@ TEST = "ko-en ja-en ko-ja"
 def recipe(tmp: Path, whisper: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
     cmd = ["./cs_unseen.sh", "--whisper_model", str(whisper), "--train_pairs", TRAIN,
            "--test_pairs", TEST, "--utts_per_pair", "10", "--nj", "1", "--inference_nj", "1",
-           "--asr_config", "conf/test/train_tiny.yaml", "--asr_all_config", "conf/test/train_tiny.yaml",
-           "--merge_config", "conf/test/merge_tiny.yaml", "--inference_config", "conf/test/decode_tiny.yaml",
-           "--dg_algorithms", "fish", "--dg_config_dir", "conf/test/dg",
-           "--st_pairs", "de-en", "--mono_langs", "en ko", "--st_config", "conf/test/train_tiny_st.yaml",
-           "--asyncswitch", "true", "--asyncswitch_conf_dir", "conf/test/asyncswitch", "--asyncswitch_sweep", "true",
+           "--asr_config", "conf/tuning/test/train_tiny.yaml", "--asr_all_config", "conf/tuning/test/train_tiny.yaml",
+           "--merge_config", "conf/tuning/test/merge_tiny.yaml", "--inference_config", "conf/tuning/test/decode_tiny.yaml",
+           "--dg_algorithms", "fish", "--dg_config_dir", "conf/tuning/test/dg",
+           "--st_pairs", "de-en", "--mono_langs", "en ko", "--st_config", "conf/tuning/test/train_tiny_st.yaml",
+           "--asyncswitch", "true", "--asyncswitch_conf_dir", "conf/tuning/test/asyncswitch", "--asyncswitch_sweep", "true",
            "--datadir", str(tmp / "data"), "--expdir", str(tmp / "exp"),
            "--results", str(tmp / "RESULTS.md"), *extra]
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -194,7 +194,7 @@ def one_stage(stage: int, tmp: Path, exp: Path, whisper: Path, *extra: str) -> s
     """Stage `stage` alone over the finished run's data, on the models copied into `exp`."""
     cmd = ["./cs_unseen.sh", "--stage", str(stage), "--stop_stage", str(stage), "--whisper_model", str(whisper),
            "--train_pairs", TRAIN, "--test_pairs", "ko-en", "--train_all", "false",
-           "--merge_config", "conf/test/merge_tiny.yaml", "--inference_config", "conf/test/decode_tiny.yaml",
+           "--merge_config", "conf/tuning/test/merge_tiny.yaml", "--inference_config", "conf/tuning/test/decode_tiny.yaml",
            "--inference_nj", "1", "--datadir", str(tmp / "data"), "--expdir", str(exp), *extra]
     return subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from espnet_cs_ext.recipe.systems import display_name, system_table
+from espnet_cs_ext.recipe.systems import display_name, family, system_table
 
 CONFIGS = dict(asr_config="a.yaml", asr_all_config="all.yaml", st_config="st.yaml",
                dg_config_dir="dg", asyncswitch_conf_dir="as")
@@ -16,7 +16,7 @@ CONFIGS = dict(asr_config="a.yaml", asr_all_config="all.yaml", st_config="st.yam
     (dict(train_pairs=["ko-en"], train_all=False), [("ft_ko-en", "ft", "train_ko-en", "a.yaml", False)]),
     (dict(train_pairs=["ko-en", "ja-en"], dg_algorithms=["fish"], st_pairs=["de-en"], asyncswitch=True),
      [("ft_ko-en", "ft", "train_ko-en", "a.yaml", False), ("ft_ja-en", "ft", "train_ja-en", "a.yaml", False),
-      ("ft_all", "ft_all", "train_all", "all.yaml", False), ("dg_fish", "dg", "train_all", "dg/train_fish.yaml", False),
+      ("ft_all", "ft_all", "train_all", "all.yaml", False), ("dg_fish", "dg", "train_all", "dg/base.yaml", False),
       ("st_de-en", "st", "train_st_de-en", "st.yaml", False),
       ("asyncswitch", "asyncswitch", "train_all", "as/stage_b.yaml", False)]),
     # the LoRS grid's st_de-en is the main ST system (not grid-only); the rest are grid-only
@@ -31,6 +31,7 @@ def test_table_rows_follow_the_options(options, expected):
     rows = system_table(**options, **CONFIGS)
     assert [(r.name, r.kind, r.train, r.config, r.grid_only) for r in rows] == expected
     assert all(r.dev == "dev_" + r.train[len("train_"):] for r in rows)
+    assert [r.dg_algorithm for r in rows if r.kind == "dg"] == options.get("dg_algorithms", [])
 
 
 @pytest.mark.parametrize("name, label", [
@@ -47,5 +48,17 @@ def test_cli_prints_one_line_per_row_for_bash():
     proc = subprocess.run([sys.executable, "-m", "espnet_cs_ext.bin.recipe_tools", "systems", "--train_pairs", "ko-en",
                            "--train_all", "true", *[w for k, v in CONFIGS.items() for w in (f"--{k}", v)]],
                           capture_output=True, text=True, check=True)
-    assert proc.stdout.splitlines() == ["ft_ko-en ft train_ko-en dev_ko-en a.yaml 0",
-                                        "ft_all ft_all train_all dev_all all.yaml 0"]
+    assert proc.stdout.splitlines() == ["ft_ko-en ft train_ko-en dev_ko-en a.yaml 0 -",
+                                        "ft_all ft_all train_all dev_all all.yaml 0 -"]
+
+
+@pytest.mark.parametrize("name, fam", [
+    ("pretrained", "Pretrained"), ("ft_all", "FT all seen pairs (ERM)"), ("ft_ko-en", "FT one pair"),
+    ("st_de-en", "FT speech translation"), ("dg_fish", "Domain generalisation"), ("asyncswitch", "AsyncSwitch"),
+    ("asyncswitch_r0.8", "AsyncSwitch"), ("dare_ties_all", "DARE-TIES"), ("ties_ko-en+ja-en", "TIES"), ("odd", "Other"),
+])
+def test_families_come_from_the_table_module(name, fam):
+    from espnet_cs_ext.recipe import report
+
+    assert family(name) == fam
+    assert report.family is family  # one source: the report does not parse names itself

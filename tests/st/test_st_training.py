@@ -1,6 +1,6 @@
 """ST fine-tuning through ESPnet: 3 steps of a tiny random Whisper on a synthetic de->en dir.
 
-The recipe's demo ST config (conf/st/demo_train_st.yaml) with the tiny model and a
+The recipe's demo ST config (conf/tuning/st/demo_train_st.yaml) with the tiny model and a
 larger rate; the decoder's inputs are recorded by a wrapper around the plugin's
 decoder forward, so the test sees the exact ids the model was trained on:
 <|startoftranscript|> <|de|> <|translate|> <|notimestamps|> then the English text.
@@ -54,7 +54,7 @@ def run(args, cwd):
 
 
 def st_config(whisper: Path) -> dict:
-    cfg = yaml.safe_load((RECIPE / "conf" / "st" / "demo_train_st.yaml").read_text())
+    cfg = yaml.safe_load((RECIPE / "conf" / "tuning" / "st" / "demo_train_st.yaml").read_text())
     cfg["encoder_conf"]["whisper_model"] = cfg["decoder_conf"]["whisper_model"] = str(whisper)
     cfg.update(optim_conf={"lr": 1.0e-3, "weight_decay": 0.0}, scheduler=None, scheduler_conf={},
                batch_size=2, max_epoch=1, num_iters_per_epoch=3, input_size=1)  # raw audio in (the recipe passes --input_size)

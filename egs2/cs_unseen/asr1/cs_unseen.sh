@@ -36,28 +36,28 @@ test_sets=""             # ESPnet's name: data dirs to evaluate, "test_<pair> ..
                          # when given, it replaces --test_pairs and --mono_langs
 train_all=true           # also train one model on all seen pairs (ERM)
 dg_algorithms=""         # DG systems on all seen pairs, e.g. "fish fishr gga_l" (espnet_cs_ext.dg)
-dg_config_dir=conf/dg    # <dir>/train_<algorithm>.yaml per DG system
+dg_config_dir=conf/tuning/dg    # <dir>/base.yaml + optional <dir>/<algorithm>.yaml overrides per DG system
 asyncswitch=false        # AsyncSwitch system (arXiv 2506.14190): text-only decoder LM -> cross-attn -> all -> interpolate
-asyncswitch_conf_dir=conf/asyncswitch/demo  # stage_{a,b,c}.yaml
+asyncswitch_conf_dir=conf/tuning/asyncswitch/demo  # stage_{a,b,c}.yaml
 asyncswitch_sweep=false  # also decode interpolation ratios 0.2 0.4 0.6 0.8 (asyncswitch_r<ratio> rows)
 st_pairs=""              # X->en speech translation pairs, e.g. "de-en": system st_<pair>, BLEU on test_st_<pair>
 mono_langs=""            # monolingual test sets test_mono_<lang> (forgetting check), e.g. "en de ja ko"
 utts_per_pair=""         # synthetic corpus size (empty: local/data.sh default)
-asr_config=conf/train_asr.yaml       # ESPnet default name: a symlink to conf/demo/train_pair.yaml
-asr_all_config=conf/demo/train_all.yaml
+asr_config=conf/train_asr.yaml       # ESPnet default name: a symlink to conf/tuning/demo/train_pair.yaml
+asr_all_config=conf/tuning/demo/train_all.yaml
 asr_args=""              # extra ESPnet training options for every stage-5 run, last on the command line,
                          # e.g. "--use_amp true" (GPU mixed precision: bf16 where the GPU has it, else fp16)
-st_config=conf/st/demo_train_st.yaml   # training config of the st_<pair> systems
+st_config=conf/tuning/st/demo_train_st.yaml   # training config of the st_<pair> systems
 lors_grid_langs=""       # LoRS-Merging grid (arXiv 2502.17380 Tables 1-4) over these X->en languages, e.g. "de ja"
-lors_grid_methods=conf/lors_grid/methods.yaml  # merge settings of the grid (WA, TA, MP, SVP, LoRS)
+lors_grid_methods=conf/tuning/lors_grid/methods.yaml  # merge settings of the grid (WA, TA, MP, SVP, LoRS)
 lors_results=RESULTS_lors.md                   # the grid's report (stage 8)
-inference_config=conf/decode_asr.yaml  # a symlink to conf/decode/greedy.yaml
+inference_config=conf/decode_asr.yaml  # a symlink to conf/tuning/decode/greedy.yaml
 # Models decoded with Whisper's 30 s padding although they are not pretrained: those that
 # keep much of the original Whisper (AsyncSwitch's interpolation at r=0.4, merges that copy
 # blocks from base). Stage-5 training is unpadded (do_pad_trim: false), the original is not:
 # unpadded, such models hallucinate (measured: AsyncSwitch mono ja MER 5.0 vs 0.03 padded).
 padded_models="asyncswitch asyncswitch_r* *mavlayers*"
-merge_config=conf/demo/merge.yaml
+merge_config=conf/tuning/demo/merge.yaml
 use_feats=true           # train/decode on stage-3 features instead of raw audio
 score_preset=default     # cs-score preset: default (corpus MER, both sides normalised) | hike | ...
 datadir=data
@@ -107,15 +107,15 @@ for p in ${test_pairs}; do test_sets+=("${datadir}/test_${p}"); done
 st_sets=(); for p in ${st_pairs}; do st_sets+=("${datadir}/train_st_${p}" "${datadir}/dev_st_${p}"); done
 for p in ${st_pairs}; do test_sets+=("${datadir}/test_st_${p}"); done
 for l in ${mono_langs}; do test_sets+=("${datadir}/test_mono_${l}"); done
-# The system table (espnet_cs_ext/recipe/systems.py): name kind train dev config grid_only.
+# The system table (espnet_cs_ext/recipe/systems.py): name kind train dev config grid_only dg_algorithm.
 table=$(python -m espnet_cs_ext.bin.recipe_tools systems --train_pairs "${train_pairs}" --train_all "${train_all}" \
   --dg_algorithms "${dg_algorithms}" --st_pairs "${st_pairs}" --asyncswitch "${asyncswitch}" \
   --lors_grid_langs "${lors_grid_langs}" --asr_config "${asr_config}" --asr_all_config "${asr_all_config}" \
   --st_config "${st_config}" --dg_config_dir "${dg_config_dir}" --asyncswitch_conf_dir "${asyncswitch_conf_dir}") \
   || die "could not build the system table (recipe_tools systems)"
-systems=(); declare -A sys_kind=() sys_train=() sys_dev=() sys_config=() grid_only=()
-while read -r name kind tr dv cfg only; do
-  systems+=("${name}"); sys_kind[${name}]=${kind}; sys_config[${name}]=${cfg}
+systems=(); declare -A sys_kind=() sys_train=() sys_dev=() sys_config=() grid_only=() sys_alg=()
+while read -r name kind tr dv cfg only alg; do
+  systems+=("${name}"); sys_kind[${name}]=${kind}; sys_config[${name}]=${cfg}; sys_alg[${name}]=${alg}
   sys_train[${name}]=${datadir}/${tr}; sys_dev[${name}]=${datadir}/${dv}
   if [ "${only}" = 1 ]; then grid_only[${name}]=1; fi
 done <<< "${table}"

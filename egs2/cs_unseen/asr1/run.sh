@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Code-switching ASR with Whisper: seen pairs -> unseen pairs (arXiv 2606.05846).
-# Default: synthetic corpus + offline Whisper base on CPU (conf/demo): fine-tunes per seen
+# Default: synthetic corpus + offline Whisper base on CPU (conf/tuning/demo): fine-tunes per seen
 # pair and pooled (ERM), DG systems, AsyncSwitch, one X->en speech translation pair, merges,
 # decoding of every model on code-switched, monolingual and ST test sets, MAV analysis.
 # For the paper's protocol on a GPU with the real corpora, fill db.sh and run e.g.
-#   ./run.sh --whisper_model medium --ngpu 1 --asr_config conf/paper/train_pair.yaml \
-#            --asr_all_config conf/paper/train_all.yaml --asyncswitch_conf_dir conf/asyncswitch/paper
+#   ./run.sh --whisper_model medium --ngpu 1 --asr_config conf/tuning/paper/train_pair.yaml \
+#            --asr_all_config conf/tuning/paper/train_all.yaml --asyncswitch_conf_dir conf/tuning/asyncswitch/paper
 set -euo pipefail
 
 train_pairs="ko-en ja-en de-en"          # seen pairs (one fine-tune each + pooled ERM)
@@ -30,10 +30,10 @@ inference_nj=1
     --st_pairs "${st_pairs}" \
     --mono_langs "${mono_langs}" \
     --utts_per_pair 100 \
-    --asr_config conf/demo/train_pair.yaml \
-    --asr_all_config conf/demo/train_all.yaml \
-    --inference_config conf/decode/greedy.yaml \
-    --merge_config conf/demo/merge.yaml \
+    --asr_config conf/tuning/demo/train_pair.yaml \
+    --asr_all_config conf/tuning/demo/train_all.yaml \
+    --inference_config conf/tuning/decode/greedy.yaml \
+    --merge_config conf/tuning/demo/merge.yaml \
     --mav_threshold "${mav_threshold}" \
     --inference_nj "${inference_nj}" \
     "$@"

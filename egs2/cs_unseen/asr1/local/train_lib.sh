@@ -47,6 +47,7 @@ train_system() {  # train_system NAME: exp/asr_NAME/ from its system-table row, 
   local out=${expdir}/asr_$1 entry=espnet_cs_ext.bin.asr_train extra=() texts=() p
   [ -f "${config}" ] || die "no training config ${config} for system ${sys}"
   local inputs=("${tr}" "${dv}" "${config}" "${whisper_model}" "${use_feats}" "${asr_args}")
+  [ "${kind}" = dg ] && inputs+=("${dg_config_dir}/${sys_alg[$1]}.yaml")  # its override file (optional)
   if [ "${kind}" = asyncswitch ]; then  # stage A's code-switched text (local/data.sh writes it)
     for p in ${train_pairs}; do texts+=("${datadir}/synthetic/cs_text/${p}.txt"); done
     inputs+=("${asyncswitch_conf_dir}" "${asyncswitch_sweep}" "${texts[@]}")
@@ -60,7 +61,11 @@ train_system() {  # train_system NAME: exp/asr_NAME/ from its system-table row, 
   if [ "${kind}" = asyncswitch ]; then
     train_asyncswitch
   else
-    [ "${kind}" = dg ] && { entry=espnet_cs_ext.bin.asr_train_dg; extra=(--dg_domains ${train_pairs}); }
+    if [ "${kind}" = dg ]; then  # ESPnet takes one --config: base + overrides, resolved beside the output
+      entry=espnet_cs_ext.bin.asr_train_dg; extra=(--dg_domains ${train_pairs}); config=${out}/dg_config.yaml
+      python -m espnet_cs_ext.bin.recipe_tools dg-config --base "${sys_config[$1]}" --algorithm "${sys_alg[$1]}" \
+        --conf_dir "${dg_config_dir}" --out "${config}" || die "could not resolve the DG config of ${sys}"
+    fi
     train_espnet "${out}/train.log" --config "${config}" "${espnet_args[@]}" "${extra[@]}"
   fi
   [ -f "${out}/latest.pth" ] || die "training of ${sys} left no ${out}/latest.pth; see its log in ${out}/"
