@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from ..utils.atomic import sweep_stale_temps, temp_prefix
 from ..utils.halt import halt_point
 
 _ORIGINAL = torch.save
@@ -25,7 +26,9 @@ def atomic_torch_save(obj, f, *args, **kwargs):
     if not isinstance(f, (str, os.PathLike)):
         return _ORIGINAL(obj, f, *args, **kwargs)
     path = Path(f)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    # our temp naming, so that a run killed mid-save leaves a temp the next save sweeps
+    sweep_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent or ".")
     os.close(fd)
     try:
         _ORIGINAL(obj, tmp, *args, **kwargs)

@@ -41,7 +41,8 @@ def dump_features(data_dir: str | os.PathLike, n_mels: int = 80) -> int:
                          "run `cs-prepare validate --format` first")
     frames = {}
     ark = data_dir / "feats.ark"
-    with atomic_path(ark) as tmp_ark, atomic_path(data_dir / "feats.scp") as tmp_scp:
+    # the ark is renamed first (inner block), so a kill in between never leaves a scp without its ark
+    with atomic_path(data_dir / "feats.scp") as tmp_scp, atomic_path(ark) as tmp_ark:
         with kaldiio.WriteHelper(f"ark,scp:{tmp_ark},{tmp_scp}") as writer:
             for utt, path in tqdm(wavs.items(), desc=f"feats {data_dir.name}", unit="utt"):
                 if path.endswith("|"):

@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator, List
 
+from .halt import halt_point
+
 TEMP_TAG = ".cs-tmp."
 
 
@@ -79,6 +81,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+    halt_point(f"write {path}")  # kill/resume tests stop here: after a whole file, before the next
 
 
 @contextlib.contextmanager
