@@ -100,7 +100,7 @@ def test_cache_is_keyed_by_checksum_and_corruption_is_named(lively_pt, ct2_cache
 
     d, manifest = ct2_model_dir(str(lively_pt))
     assert d.parent == ct2_cache and manifest["dims"]["n_text_state"] == 64
-    assert [p.name for p in ct2_cache.iterdir()] == [d.name]  # no temp dirs left
+    assert sorted(p.name for p in ct2_cache.iterdir()) == sorted([d.name, "index"])  # no temp dirs left
     mtime = (d / "model.bin").stat().st_mtime_ns
     copy = tmp_path / "same.pt"
     copy.write_bytes(lively_pt.read_bytes())
@@ -113,6 +113,29 @@ def test_cache_is_keyed_by_checksum_and_corruption_is_named(lively_pt, ct2_cache
     (d / "source.json").write_text("{")
     with pytest.raises(CsExtError, match=rf"{d / 'source.json'}: corrupt CTranslate2 cache entry"):
         ct2_model_dir(str(lively_pt))
+
+
+def test_source_hash_index_is_reused_only_while_the_file_is_unchanged(tmp_path):
+    import hashlib
+    import os
+
+    from espnet_cs_ext.whisper.ct2_write import source_sha256
+
+    src, index = tmp_path / "model.pt", tmp_path / "index"
+    src.write_bytes(b"weights v1")
+    assert source_sha256(src, index) == hashlib.sha256(b"weights v1").hexdigest()
+    (entry,) = index.iterdir()
+    meta = json.loads(entry.read_text())
+    entry.write_text(json.dumps(dict(meta, sha256="f" * 64)))
+    assert source_sha256(src, index) == "f" * 64  # unchanged stat: the file is not read again
+    st = src.stat()
+    src.write_bytes(b"weights v2")  # same size; mtime pinned too: the inode/mtime still differ
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    assert source_sha256(src, index) == hashlib.sha256(b"weights v2").hexdigest()
+    entry.write_text("{")  # an unreadable entry is recomputed and rewritten
+    assert source_sha256(src, index) == hashlib.sha256(b"weights v2").hexdigest()
+    assert json.loads(entry.read_text())["sha256"] == hashlib.sha256(b"weights v2").hexdigest()
+    assert sorted(p.name for p in index.iterdir()) == [entry.name]  # no temp files left
 
 
 @pytest.mark.parametrize("options", [
