@@ -21,9 +21,12 @@ the runner's, unchanged. What maps onto CTranslate2 and what is done around it:
 - length_penalty: null is CTranslate2's length_penalty=1 (sum / length, Whisper's rule);
   the GNMT alpha form has no CTranslate2 equivalent and is refused.
 - padding: pad_to_30s batches are exact (every utterance padded with its own silence
-  value, as the torch collate does). Unpadded batches have no encoder mask in
-  CTranslate2, so shorter utterances are padded to the batch's longest with their
-  silence value; length-sorted batches keep that padding short, batch_size 1 is exact.
+  value, as the torch collate does). Unpadded: CTranslate2's Whisper `generate` and
+  `detect_language` take one [batch, mels, frames] array and no per-item lengths (no
+  encoder mask), so padding a shorter clip would change its encoder output. A batch is
+  therefore split into groups of equal frame count and each group is one `generate`
+  call: batched == one by one, exactly. Clips of distinct lengths run one at a time
+  (what faster-whisper does); CTranslate2's intra-op threads still use every core.
 """
 from __future__ import annotations
 
@@ -82,15 +85,28 @@ class CT2Decoder(Decoder):
 
         if self.pad_to_30s:
             batch, _ = collate(mels, utts, True)
-        else:  # no encoder mask in CTranslate2: pad to the longest with each utterance's silence
-            mels = [m[:, :N_FRAMES_30S] for m in mels]
-            t = max(m.shape[1] for m in mels)
-            batch = torch.stack([torch.cat([m, m.new_full((m.shape[0], t - m.shape[1]), float(m.max()) - 2.0)], dim=1)
-                                 for m in mels])
+        else:  # equal lengths only (decode_mels groups them): no padding, no mask needed
+            batch = torch.stack([m[:, :N_FRAMES_30S] for m in mels])
         return ctranslate2.StorageView.from_array(batch.float().contiguous().numpy())
 
     def decode_mels(self, mels: Sequence["torch.Tensor"], utts: Sequence[str],
                     languages: Sequence[Optional[str]]) -> List[Tuple[str, str, List[int]]]:
+        from .features import N_FRAMES_30S
+
+        if self.pad_to_30s:
+            return self._decode_batch(mels, utts, languages)
+        groups: dict = {}  # frame count -> indices, in batch order
+        for i, m in enumerate(mels):
+            groups.setdefault(min(m.shape[1], N_FRAMES_30S), []).append(i)
+        out: List[Optional[Tuple[str, str, List[int]]]] = [None] * len(mels)
+        for idx in groups.values():
+            for i, r in zip(idx, self._decode_batch([mels[i] for i in idx], [utts[i] for i in idx],
+                                                    [languages[i] for i in idx])):
+                out[i] = r
+        return out  # type: ignore[return-value]
+
+    def _decode_batch(self, mels: Sequence["torch.Tensor"], utts: Sequence[str],
+                      languages: Sequence[Optional[str]]) -> List[Tuple[str, str, List[int]]]:
         from .search import trim_repetition
 
         cfg = self.config

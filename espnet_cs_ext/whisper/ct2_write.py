@@ -19,7 +19,11 @@ embedding row; the decoder suppresses them like every other control token).
 
 `ct2_model_dir(spec)` converts any decoder model spec once, cached under
 `$ESPNET_CS_EXT_CACHE/ct2/<sha256 of the source file>`, written to a temp dir and
-renamed, so a failed or killed conversion leaves no directory behind.
+renamed, so a failed or killed conversion leaves no directory behind. Hashing a
+checkpoint costs seconds per load (base: 290 MB), so `ct2/index/` remembers each
+source path's sha256 with the (size, mtime_ns, inode) it was computed at; the hash is
+recomputed only when one of those changed (a rewritten file always changes mtime_ns or
+size), and an unreadable index entry is ignored and rewritten.
 """
 from __future__ import annotations
 
@@ -200,6 +204,29 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+def _stat_key(st: os.stat_result) -> list:
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def source_sha256(src: Path, index_dir: Path) -> str:
+    """sha256 of `src`, from the stat index when the file is unchanged since it was hashed."""
+    src = src.resolve()
+    entry = index_dir / (hashlib.sha256(str(src).encode()).hexdigest()[:24] + ".json")
+    before = _stat_key(src.stat())
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        meta = json.loads(entry.read_text(encoding="utf-8"))
+        if meta["path"] == str(src) and meta["stat"] == before and len(meta["sha256"]) == 64:
+            return meta["sha256"]
+    digest = sha256_file(src)
+    if _stat_key(src.stat()) == before:  # not rewritten while we read it: safe to remember
+        from ..utils.atomic import atomic_open
+
+        index_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_open(entry) as f:
+            f.write(json.dumps({"path": str(src), "stat": before, "sha256": digest}) + "\n")
+    return digest
+
+
 def source_file(spec: str) -> Path:
     """The file the decoder's loader reads for `spec` (resolved/cached for names and CT2 dirs)."""
     p = Path(spec)
@@ -234,7 +261,7 @@ def check_cached(d: Path) -> None:
 def ct2_model_dir(spec: str, dims_from: Optional[str] = None) -> Tuple[Path, dict]:
     """CTranslate2 directory for any decoder model spec (converted once, cached); and its manifest."""
     src = source_file(spec)
-    digest = sha256_file(src)
+    digest = source_sha256(src, ct2_cache_root() / "index")
     key = hashlib.sha256(f"{digest}|{dims_from or ''}|w{WRITER_VERSION}".encode()).hexdigest()[:24]
     d = ct2_cache_root() / key
     if d.exists():

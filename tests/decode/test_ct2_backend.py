@@ -100,7 +100,7 @@ def test_cache_is_keyed_by_checksum_and_corruption_is_named(lively_pt, ct2_cache
 
     d, manifest = ct2_model_dir(str(lively_pt))
     assert d.parent == ct2_cache and manifest["dims"]["n_text_state"] == 64
-    assert [p.name for p in ct2_cache.iterdir()] == [d.name]  # no temp dirs left
+    assert sorted(p.name for p in ct2_cache.iterdir()) == sorted([d.name, "index"])  # no temp dirs left
     mtime = (d / "model.bin").stat().st_mtime_ns
     copy = tmp_path / "same.pt"
     copy.write_bytes(lively_pt.read_bytes())
@@ -113,6 +113,29 @@ def test_cache_is_keyed_by_checksum_and_corruption_is_named(lively_pt, ct2_cache
     (d / "source.json").write_text("{")
     with pytest.raises(CsExtError, match=rf"{d / 'source.json'}: corrupt CTranslate2 cache entry"):
         ct2_model_dir(str(lively_pt))
+
+
+def test_source_hash_index_is_reused_only_while_the_file_is_unchanged(tmp_path):
+    import hashlib
+    import os
+
+    from espnet_cs_ext.whisper.ct2_write import source_sha256
+
+    src, index = tmp_path / "model.pt", tmp_path / "index"
+    src.write_bytes(b"weights v1")
+    assert source_sha256(src, index) == hashlib.sha256(b"weights v1").hexdigest()
+    (entry,) = index.iterdir()
+    meta = json.loads(entry.read_text())
+    entry.write_text(json.dumps(dict(meta, sha256="f" * 64)))
+    assert source_sha256(src, index) == "f" * 64  # unchanged stat: the file is not read again
+    st = src.stat()
+    src.write_bytes(b"weights v2")  # same size; mtime pinned too: the inode/mtime still differ
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    assert source_sha256(src, index) == hashlib.sha256(b"weights v2").hexdigest()
+    entry.write_text("{")  # an unreadable entry is recomputed and rewritten
+    assert source_sha256(src, index) == hashlib.sha256(b"weights v2").hexdigest()
+    assert json.loads(entry.read_text())["sha256"] == hashlib.sha256(b"weights v2").hexdigest()
+    assert sorted(p.name for p in index.iterdir()) == [entry.name]  # no temp files left
 
 
 @pytest.mark.parametrize("options", [
@@ -129,15 +152,30 @@ def test_ct2_float32_gives_the_torch_tokens_on_a_tiny_model(lively, lively_pt, e
     cfg = config_from_dict(options)
     torch_dec = Decoder(lively, cfg)
     ct2_dec = CT2Decoder(str(lively_pt), config_from_dict(dict(options, backend="ct2", compute_type="float32")))
-    step = 1 if not cfg.pad_to_30s is True else cfg.batch_size  # unpadded: ct2 has no encoder mask
-    want, got = [], []
-    for i in range(0, len(utts), step):
-        want += torch_dec.decode_mels(mels[i:i + step], utts[i:i + step], langs[i:i + step])
-        got += ct2_dec.decode_mels(mels[i:i + step], utts[i:i + step], langs[i:i + step])
+    want = [torch_dec.decode_mels([m], [u], [lang])[0] for m, u, lang in zip(mels, utts, langs)]
+    got = ct2_dec.decode_mels(mels, utts, langs)  # one batch: padded, or grouped by length
     assert [t for _, _, t in got] == [t for _, _, t in want]
     assert [lang for lang, _, _ in got] == [lang for lang, _, _ in want]
     if "max_new_tokens" in options:
         assert max(len(t) for _, _, t in got) == 3
+
+
+def test_unpadded_batches_equal_one_by_one_with_repeated_lengths(lively_pt, english_mels, ct2_cache):
+    """Clips of one length share a generate call, other lengths get their own: same tokens
+    as decoding each clip alone, in the batch's order."""
+    from espnet_cs_ext.decode.ct2_backend import CT2Decoder
+
+    utts, mels = english_mels
+    n = min(m.shape[1] for m in mels)
+    cut = [m[:, :n] for m in mels]  # equal lengths: these go through generate together
+    batch_mels = [x for pair in zip(mels, cut) for x in pair]
+    batch_utts = [f"{u}-{k}" for u in utts for k in ("full", "cut")]
+    dec = CT2Decoder(str(lively_pt), config_from_dict({"language": "en", "backend": "ct2", "compute_type": "float32"}))
+    assert dec.pad_to_30s is False and len({m.shape[1] for m in batch_mels}) < len(batch_mels)
+    langs = ["en"] * len(batch_mels)
+    alone = [dec.decode_mels([m], [u], ["en"])[0] for m, u in zip(batch_mels, batch_utts)]
+    assert dec.decode_mels(batch_mels, batch_utts, langs) == alone
+    assert len({tuple(t) for _, _, t in alone}) > 1  # the clips decode to different tokens
 
 
 def test_config_refuses_unknown_backend_and_compute_type():
@@ -163,7 +201,8 @@ def test_real_base_ct2_float32_equals_torch_through_the_runner(english_data_dir,
 
 
 def test_cli_backend_ct2_on_several_data_dirs_equals_torch(lively_pt, data_copy, tmp_path, ct2_cache):
-    """The CLI path (one model spec, two data dirs): ct2 fp32 at batch 1 writes the torch text."""
+    """The CLI path (one model spec, two data dirs): ct2 fp32, unpadded batches of 4, writes
+    the torch text decoded one by one."""
     import shutil
 
     from espnet_cs_ext.bin.decode import main
@@ -173,11 +212,12 @@ def test_cli_backend_ct2_on_several_data_dirs_equals_torch(lively_pt, data_copy,
     texts = {}
     for backend in ("torch", "ct2"):
         conf = tmp_path / f"{backend}.yaml"
-        conf.write_text(f"language: en\nmax_new_tokens: 10\nbatch_size: 1\nbackend: {backend}\n"
+        conf.write_text(f"language: en\nmax_new_tokens: 10\nbatch_size: {4 if backend == 'ct2' else 1}\n"
+                        f"backend: {backend}\n"
                         "compute_type: float32\n")
         outs = [str(tmp_path / backend / "a"), str(tmp_path / backend / "b")]
         assert main(["--model", str(lively_pt), "--config", str(conf), "--no-progress",
                      "--data", str(data_copy), str(second), "--out", *outs]) == 0
         texts[backend] = [read_table(Path(o) / "text") for o in outs]
     assert texts["ct2"] == texts["torch"]
-    assert len(list(ct2_cache.iterdir())) == 1
+    assert len([p for p in ct2_cache.iterdir() if p.name != "index"]) == 1  # converted once
