@@ -38,7 +38,7 @@ def _cmd(work: Path, whisper: Path, *extra: str):
     return ["./cs_unseen.sh", "--whisper_model", str(whisper), "--train_pairs", "ko-en ja-en",
             "--test_pairs", "ko-en", "--train_all", "false", "--utts_per_pair", "10",
             "--nj", "1", "--inference_nj", "1",
-            "--asr_config", "conf/test/train_tiny.yaml", "--inference_config", "conf/test/decode_tiny.yaml",
+            "--asr_config", "conf/tuning/test/train_tiny.yaml", "--inference_config", "conf/tuning/test/decode_tiny.yaml",
             "--merge_config", str(work.parent / "merge.yaml"),
             "--datadir", str(work / "data"), "--expdir", str(work / "exp"),
             "--results", str(work / "RESULTS.md"), *extra]
