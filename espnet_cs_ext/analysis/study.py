@@ -27,6 +27,7 @@ import torch
 
 from ..utils.atomic import atomic_open, atomic_path
 from ..utils.errors import CsExtError
+from ..utils.torchzip import save_streaming
 from . import overlap as ov
 from . import plots
 from .mav import (MAV_THRESHOLD, Key, MatrixMav, analysed_tensors, layer_counts, model_mav, open_checkpoint,
@@ -69,7 +70,7 @@ def _save_work(path: Path, fingerprint: str, result: Dict[Key, MatrixMav]) -> No
            # packed bits: a Whisper-medium model's row flags are ~60 kB this way
            "flagged": {_key_str(k): r.flagged.to(torch.uint8) for k, r in result.items()}}
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        save_streaming(obj, tmp)  # torch.save would name the archive after the random temp file
 
 
 def _load_work(path: Path, fingerprint: str) -> Optional[Dict[Key, MatrixMav]]:

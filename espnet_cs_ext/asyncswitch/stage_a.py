@@ -218,8 +218,8 @@ def run_stage_a(cfg: StageAConfig, init: str, texts: Sequence[str], out_dir: str
                  "params": {n: p.detach().cpu().clone() for n, p in named},
                  "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                  "rng_torch": torch.get_rng_state(), "rng_python": random.getstate()}
-        with atomic_path(ck_path) as tmp:
-            torch.save(state, tmp)
+        with atomic_path(ck_path) as tmp, open(tmp, "wb") as fobj:  # archive not named after the temp
+            torch.save(state, fobj)
         halt_point(f"stage-a-checkpoint {ck_path}")
 
     frames = cfg.encoder_frames or dims.n_audio_ctx

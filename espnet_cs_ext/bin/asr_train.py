@@ -13,9 +13,10 @@ def get_parser():
 
 
 def main(cmd=None):
-    from espnet_cs_ext.espnet import atomic_save
+    from espnet_cs_ext.espnet import atomic_save, resume_repair
 
     atomic_save.install()  # a kill during a checkpoint write must not break --resume
+    resume_repair.install()  # nor a kill between checkpoint.pth and <N>epoch.pth
     from espnet_cs_ext.espnet.rank_check import RankCheckedASRTask
 
     RankCheckedASRTask.main(cmd=cmd)  # ASRTask + a check that DDP ranks end with equal weights

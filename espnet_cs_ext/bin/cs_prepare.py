@@ -175,7 +175,7 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
                                  progress=not args.no_progress)
         for name, d in sorted(dirs.items()):
             print(f"{name}: {d}")
-        with open(f"{args.out}/synthesis_stats.json") as f:
+        with open(f"{args.out}/log/synthesis_stats.json") as f:
             print("stats:", json.dumps(json.load(f)))
         return 0
     if args.cmd == "cs-text":

@@ -31,7 +31,8 @@ def atomic_torch_save(obj, f, *args, **kwargs):
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent or ".")
     os.close(fd)
     try:
-        _ORIGINAL(obj, tmp, *args, **kwargs)
+        with open(tmp, "wb") as fobj:  # a file object: the archive is named "archive", not after the temp
+            _ORIGINAL(obj, fobj, *args, **kwargs)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:

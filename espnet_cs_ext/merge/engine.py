@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
-import datetime
 import hashlib
 import logging
 import os
@@ -491,8 +490,8 @@ def _write_sidecar(path, cfg: MergeConfig, method, opened, sums, naming, contain
 
     from .. import __name__ as pkg
 
-    d: Dict[str, Any] = {"tool": f"{pkg}.merge (cs-merge)",
-                         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    # no timestamp: the same inputs give the same bytes (the inputs' sha256 are the provenance)
+    d: Dict[str, Any] = {"tool": f"{pkg}.merge (cs-merge)"}
     d.update(cfg.to_dict())
     d["output"] = {"naming": naming, "container": container, "tensors_merged": merged_n,
                    "tensors_copied": copied_n}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..utils.atomic import atomic_path
+from ..utils.atomic import atomic_path, sweep_stale_temps
 from ..utils.errors import CsExtError
 from ..utils.kaldi import read_table, write_table
 
@@ -41,7 +41,10 @@ def dump_features(data_dir: str | os.PathLike, n_mels: int = 80) -> int:
                          "run `cs-prepare validate --format` first")
     frames = {}
     ark = data_dir / "feats.ark"
-    # the ark is renamed first (inner block), so a kill in between never leaves a scp without its ark
+    # the ark is renamed first (inner block), so a kill in between never leaves a scp without its ark;
+    # such a kill leaves the scp's temp file, which the rerun removes here
+    for p in (data_dir / "feats.scp", ark):
+        sweep_stale_temps(p)
     with atomic_path(data_dir / "feats.scp") as tmp_scp, atomic_path(ark) as tmp_ark:
         with kaldiio.WriteHelper(f"ark,scp:{tmp_ark},{tmp_scp}") as writer:
             for utt, path in tqdm(wavs.items(), desc=f"feats {data_dir.name}", unit="utt"):

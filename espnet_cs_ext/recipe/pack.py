@@ -435,7 +435,9 @@ def pack_model(asr_model_file: str, out: str | os.PathLike, asr_train_config: Op
     with atomic_path(out) as tmp, tempfile.TemporaryDirectory(dir=out.parent, prefix=".pack.") as work:
         if naming != "espnet":
             converted = Path(work) / model_name
-            torch.save({k: v.contiguous() for k, v in state.items()}, converted)
+            from ..utils.torchzip import save_streaming
+
+            save_streaming(dict(state), converted)  # same bytes every run
             members.items[model_member] = (converted, None)
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
             for name, (path, data) in members.items.items():

@@ -486,8 +486,10 @@ def read_checkpoint(spec: str | os.PathLike, dims_from: Optional[str] = None,
 def write_checkpoint(dims: "ModelDimensions", state: Mapping[str, torch.Tensor], path: str | os.PathLike) -> str:
     """Write an openai-whisper `{"dims", "model_state_dict"}` .pt atomically (other namings:
     `espnet_cs_ext.merge.save_state_dict`)."""
-    with atomic_path(path) as tmp:
-        torch.save({"dims": dims_to_dict(dims), "model_state_dict": dict(state)}, tmp)
+    from ..utils.torchzip import save_streaming
+
+    with atomic_path(path) as tmp:  # save_streaming: same bytes every run, tensor by tensor
+        save_streaming({"dims": dims_to_dict(dims), "model_state_dict": dict(state)}, tmp)
     return str(path)
 
 

@@ -55,14 +55,13 @@ def build_tiny_whisper(seed: int = 0, **overrides):
 
 def save_tiny_whisper(path: str | os.PathLike, seed: int = 0, **overrides) -> str:
     """Build a tiny Whisper and save it as an openai-whisper checkpoint; return the path."""
-    import torch
-
     from ..utils.atomic import atomic_path
+    from ..utils.torchzip import save_streaming
 
     model = build_tiny_whisper(seed=seed, **overrides)
     ckpt = {"dims": dataclasses.asdict(model.dims), "model_state_dict": model.state_dict()}
     with atomic_path(path) as tmp:
-        torch.save(ckpt, tmp)
+        save_streaming(ckpt, tmp)  # same bytes every run (torch.save names the archive after the temp file)
     return str(path)
 
 

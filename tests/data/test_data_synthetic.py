@@ -100,7 +100,7 @@ def test_rerun_resumes_without_resynthesis_and_is_deterministic(synthetic_corpus
     victim = sorted(before)[0]
     victim.unlink()
     prepare_synthetic(synthetic_corpus, **SYNTH_KWARGS)
-    stats = json.loads((synthetic_corpus / "synthesis_stats.json").read_text())
+    stats = json.loads((synthetic_corpus / "log" / "synthesis_stats.json").read_text())
     assert stats["synthesised"] == 1 and stats["skipped"] == len(before) - 1
     after = {p: p.stat().st_mtime_ns for p in (synthetic_corpus / "audio").rglob("*.wav")}
     assert set(after) == set(before)

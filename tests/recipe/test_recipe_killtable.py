@@ -6,8 +6,12 @@ work dir (absolute paths inside feats.scp, decode.yaml, ... stay valid), runs th
 CS_EXT_HALT_AT (espnet_cs_ext/utils/halt.py) so that one of its processes SIGKILLs itself
 at a fixed point (after a whole file is renamed into place, or a checkpoint, or a batch of
 hypotheses), checks that the recipe failed, reruns the stage and compares every file with
-the reference snapshot after that stage, byte for byte. Left out of the comparison: logs
-(timestamps, pids, "resuming" lines). Afterwards no temp file (ours: `.cs-tmp.`) remains.
+the reference snapshot after that stage, byte for byte. Left out of the comparison: logs,
+TensorBoard event files and ESPnet's plots of step times (timestamps, pids, "resuming"
+lines). Compared by presence only: `.done` markers (they fingerprint their inputs' mtimes,
+as make does, and a rerun rewrites an output the kill left complete) and `.run.lock` (the
+holder's pid and start time). RESULTS.md's date comes from SOURCE_DATE_EPOCH. Afterwards no temp file (ours:
+`.cs-tmp.`) remains.
 """
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ def _cmd(work: Path, whisper: Path, *extra: str):
 
 
 def _run(work, whisper, stage, halt=None):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", SOURCE_DATE_EPOCH="1700000000")
     env.pop("CS_EXT_HALT_AT", None)
     if halt:
         env["CS_EXT_HALT_AT"] = halt
@@ -62,7 +66,11 @@ def _compared(root: Path):
     out = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
-        if p.is_dir() or p.suffix == ".log" or "log" in rel.parts[:-1]:
+        if (p.is_dir() or p.suffix == ".log" or "log" in rel.parts[:-1] or "tensorboard" in rel.parts
+                or p.name.endswith("_time.png")):
+            continue
+        if p.name == ".run.lock" or p.name == ".done" or p.name.endswith(".done") or ".done" in rel.parts:
+            out[str(rel)] = b"(present)"
             continue
         out[str(rel)] = p.read_bytes() if not p.is_symlink() else os.readlink(p).encode()
     return out

@@ -14,7 +14,8 @@ Output layout under OUT:
     audio/<split>_<pair>/<utt>.wav   16 kHz mono 16-bit PCM (+ <utt>.json sidecar)
     cs_text/<pair>.txt       text-only CS sentences from the train items (AsyncSwitch)
     tts.json                 the TTS backend/voices chosen per language and why
-    synthesis_stats.json     counts, audio seconds, wall time of the last run
+    log/synthesis_stats.json counts, audio seconds, wall time of the last run (a run report,
+                             like a log: it differs between a fresh and a resumed run)
 Ids: speaker `syn-<pair>-v<kkk>` (k numbers the voice combination: one voice with
 its speed/pitch per language), utterance `<speaker>-<split><nnnnn>`, e.g.
 `syn-ko-en-v017-train00042`.
@@ -228,7 +229,7 @@ def prepare_synthetic(output_dir: str | os.PathLike, pairs: Sequence[str] = ("ko
     stats = {"utterances": len(jobs), "synthesised": len(synthesised), "skipped": len(jobs) - len(synthesised),
              "audio_seconds": round(audio_s, 1), "wall_seconds": round(wall, 1),
              "realtime_factor": round(audio_s / wall, 1) if wall > 0 and audio_s else None, "nj": nj}
-    with atomic_open(out / "synthesis_stats.json") as f:
+    with atomic_open(out / "log" / "synthesis_stats.json") as f:
         json.dump(stats, f, indent=1)
         f.write("\n")
     return result
