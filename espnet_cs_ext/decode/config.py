@@ -55,8 +55,9 @@ Keys (defaults in brackets):
                                 model (espnet_cs_ext/whisper/ct2_write.py, cached by the
                                 checkpoint's sha256); same prompts and limits, see
                                 espnet_cs_ext/decode/ct2_backend.py for the differences
-    compute_type     [int8]     ct2 only: int8 | int8_float16 | float16 | float32 (CPU: int8
-                                or float32; a GPU: float16, what --gpu_inference true means)
+    compute_type     [auto]     ct2 only: int8 | int8_float16 | float16 | float32 | auto
+                                (auto: int8 on a CPU, float16 on cuda, which is what the
+                                recipe's --gpu_inference true then decodes with)
 
 ESPnet decode keys that have no meaning here (ctc_weight, lm_weight, penalty,
 maxlenratio, minlenratio, nbest, ...) are accepted and ignored with a warning, so an
@@ -77,7 +78,7 @@ DEFAULT_PROMPT = "<|startoftranscript|> {lang} {task} <|notimestamps|>"
 LANGUAGE_POLICIES = ("utt2lang", "none")
 DTYPES = ("float32", "bfloat16", "float16")
 BACKENDS = ("torch", "ct2")
-COMPUTE_TYPES = ("int8", "int8_float16", "float16", "float32")
+COMPUTE_TYPES = ("int8", "int8_float16", "float16", "float32", "auto")
 TASKS = ("transcribe", "translate", "data")  # data: the data dir's `task` file (default transcribe)
 ESPNET_IGNORED = ("ctc_weight", "lm_weight", "ngram_weight", "penalty", "maxlenratio", "minlenratio",
                   "nbest", "batch_size_espnet", "streaming", "quantize_asr_model", "normalize_length")
@@ -100,7 +101,7 @@ class DecodeConfig:
     prompt: str = DEFAULT_PROMPT
     dtype: str = "float32"
     backend: str = "torch"
-    compute_type: str = "int8"
+    compute_type: str = "auto"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -187,3 +188,10 @@ def load_config(path: Optional[str | os.PathLike], **overrides: Any) -> DecodeCo
             raise CsExtError(f"{path}: expected a mapping of decode options, found {type(raw).__name__}")
     raw.update({k: v for k, v in overrides.items() if v is not None})
     return config_from_dict(raw, source)
+
+
+def ct2_compute_type(compute_type: str, device: str) -> str:
+    """The CTranslate2 compute type a config asks for on `device` (`auto`: int8 on CPU, float16 on GPU)."""
+    if compute_type != "auto":
+        return compute_type
+    return "float16" if str(device).startswith("cuda") else "int8"

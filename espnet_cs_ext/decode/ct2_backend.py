@@ -35,7 +35,7 @@ import math
 from typing import List, Optional, Sequence, Tuple
 
 from ..utils.errors import CsExtError
-from .config import DecodeConfig
+from .config import DecodeConfig, ct2_compute_type
 from .runner import Decoder, resolve_padding
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ class CT2Decoder(Decoder):
 
         threads = torch.get_num_threads()  # the CLI's --threads share (bin/decode.py) holds for both backends
         try:
-            self.ct2 = ctranslate2.models.Whisper(str(self.model_dir), device=device, compute_type=config.compute_type,
+            self.ct2 = ctranslate2.models.Whisper(str(self.model_dir), device=device,
+                                                  compute_type=ct2_compute_type(config.compute_type, device),
                                                   intra_threads=threads)
         except (RuntimeError, ValueError) as e:
             raise CsExtError(f"{self.model_dir / 'model.bin'}: CTranslate2 cannot load it "

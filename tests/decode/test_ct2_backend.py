@@ -185,6 +185,16 @@ def test_config_refuses_unknown_backend_and_compute_type():
         config_from_dict({"backend": "ct2", "compute_type": "int4"})
 
 
+@pytest.mark.parametrize("asked, device, used", [
+    ("auto", "cpu", "int8"), ("auto", "cuda", "float16"), ("auto", "cuda:1", "float16"),
+    ("float32", "cuda", "float32"), ("int8", "cpu", "int8"), ("int8_float16", "cuda", "int8_float16")])
+def test_compute_type_auto_is_int8_on_cpu_and_float16_on_gpu(asked, device, used):
+    from espnet_cs_ext.decode.config import ct2_compute_type
+
+    assert config_from_dict({"backend": "ct2"}).compute_type == "auto"
+    assert ct2_compute_type(asked, device) == used
+
+
 def test_real_base_ct2_float32_equals_torch_through_the_runner(english_data_dir, tmp_path):
     """Pretrained base, padded, batched: the data dir decodes to the torch backend's text."""
     base = load_decode_model("base")
