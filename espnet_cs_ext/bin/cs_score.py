@@ -11,6 +11,9 @@ MER comes with `ci95: [lo, hi]`, an utterance-level bootstrap interval, and with
 --baseline-hyp B with `vs_baseline: {delta, ci95, p_improve}` (paired bootstrap: delta =
 MER(hyp) - MER(B), p_improve = share of resamples where hyp is lower; espnet_cs_ext.scoring.bootstrap);
 for --metric bleu, espnet_cs_ext.scoring.bleu: sacreBLEU corpus BLEU + chrF).
+When the --ref file's dir holds cs_segments.jsonl (language-tagged segments, e.g. the
+synthetic corpus), result.json gains `per_language: {lang: {n, sub, del, ins, mer}}` and
+result.txt a per-language table (espnet_cs_ext.scoring.per_language).
 Bad input exits with status 2 and one line naming the file and line; nothing is written.
 """
 from __future__ import annotations
@@ -94,12 +97,29 @@ def _main(argv: Optional[Sequence[str]]) -> int:
           + ("" if ci is None else f" [95 % CI {100 * ci[0]:.2f}, {100 * ci[1]:.2f}]")
           + f" over {res['num_utts']} utterances, {res['num_ref_tokens']} reference tokens"
           + f" ({res['missing_hyps']['count']} missing hypotheses)")
+    if "per_language" in res:
+        _print_per_language(res)
     vs = res.get("vs_baseline")
     if vs is not None and vs["delta"] is not None:
         print(f"{PROG}: vs baseline {args.baseline_hyp}: delta {100 * vs['delta']:+.2f} %"
               + ("" if vs["ci95"] is None else f" [95 % CI {100 * vs['ci95'][0]:+.2f}, {100 * vs['ci95'][1]:+.2f}]")
               + f", p_improve {vs['p_improve']:.3f}")
     return 0
+
+
+def _print_per_language(res: dict) -> None:
+    """One line of per-language MER (cs_segments.jsonl beside --ref), a warning for skipped utterances."""
+    def cell(lang: str, v: dict) -> str:
+        mer = "n/a" if v["mer"] is None else f"{100 * v['mer']:.2f} %"
+        return f"{lang} {mer} ({v['n']} tokens)"
+
+    cells = [cell(lang, v) for lang, v in res["per_language"].items()]
+    print(f"{PROG}: per language: " + (", ".join(cells) or "none"))
+    sk = res["per_language_meta"]["skipped"]
+    if sk["count"]:
+        print(f"{PROG}: warning: per-language MER leaves out {sk['count']} of {res['num_utts']} utterance(s) "
+              f"whose segments do not give the reference tokens: "
+              + "; ".join(res["per_language_meta"]["skipped_why"]), file=sys.stderr)
 
 
 def _bleu(args) -> int:

@@ -15,11 +15,14 @@ reference dir holds `utt2loanwords` (HiKE, written by `cs-prepare hike`) gets Hi
 loanword step, as `cs-score --loanwords` does. Comparisons between systems (against
 Pretrained and ERM on the seen/unseen averages) need every system's per-utterance
 counts at once, so the report builds them from the per_utt.tsv files written here
-(espnet_cs_ext.recipe.report).
+(espnet_cs_ext.recipe.report). A reference dir with cs_segments.jsonl gets the per-language
+breakdown (espnet_cs_ext.scoring.per_language); a skipped utterance there is warned about
+on stderr.
 """
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Iterable, List, NamedTuple
 
@@ -46,7 +49,16 @@ class ScoreJob(NamedTuple):
         from ..scoring.bootstrap import REPLICATIONS, SEED
         opts = ("--metric bleu" if self.metric == "bleu"
                 else f"--preset {self.metric[4:]} --bootstrap {REPLICATIONS} --seed {SEED}")
-        return [self.hyp, self.ref, opts] + ([self.loanwords] if self.loanwords else [])
+        return [self.hyp, self.ref, opts] + ([self.loanwords] if self.loanwords else []) + self.segments
+
+    @property
+    def segments(self) -> List[str]:
+        """cs_segments.jsonl (+ utt2lang) beside the reference, for MER jobs: the per-language
+        breakdown (espnet_cs_ext.scoring.per_language) reads them, so they are inputs."""
+        d = Path(self.ref).parent
+        if self.metric == "bleu" or not (d / "cs_segments.jsonl").is_file():
+            return []
+        return [str(d / "cs_segments.jsonl")] + ([str(d / "utt2lang")] if (d / "utt2lang").is_file() else [])
 
 
 def read_jobs(path: "str | os.PathLike") -> List[ScoreJob]:
@@ -80,7 +92,11 @@ def run_jobs(jobs: Iterable[ScoreJob], force: bool = False) -> List[ScoreJob]:
         if job.metric == "bleu":
             score_bleu_files(job.ref, job.hyp, job.out)
         else:
-            score_files(job.ref, job.hyp, job.out, preset=job.metric[4:], loanwords=job.loanwords)
+            res = score_files(job.ref, job.hyp, job.out, preset=job.metric[4:], loanwords=job.loanwords)
+            skipped = res.get("per_language_meta", {}).get("skipped", {}).get("count", 0)
+            if skipped:
+                print(f"score: warning: {job.out}: per-language MER leaves out {skipped} utterance(s) whose "
+                      "segments do not give the reference tokens (see result.txt)", file=sys.stderr)
         mark_done(marker, job.marker_inputs())
         scored.append(job)
     return scored

@@ -48,7 +48,9 @@ substitutions and deletions are charged to the reference token's script,
 insertions to the hypothesis token's script, so the rows add up to the total.
 The breakdown is by *script*, not language: it separates Korean (hangul),
 Japanese (kana + han), Chinese (han) and Thai from English or German (latin),
-but cannot split de-en, whose two languages share the Latin script.
+but cannot split de-en, whose two languages share the Latin script; for that,
+`per_language` charges tokens to languages where the reference dir has
+``cs_segments.jsonl`` (result.json ``per_language``).
 Empty references (after normalisation) are counted and listed; their
 insertions count in the corpus figure, they are left out of the mean (but for
 the ``hike`` presets), and no

@@ -79,6 +79,14 @@ class UttResult(NamedTuple):
 _new_tuple = tuple.__new__  # builds a UttResult without NamedTuple's Python-level __new__
 
 
+def edit_ops(ref: Sequence[str], hyp: Sequence[str]):
+    """The alignment every MER count comes from: rapidfuzz editops as (tag, ref_pos, hyp_pos)
+    triples, tag in replace | delete | insert; an insert at ref_pos i sits before ref[i].
+    Empty for identical sequences. One function so that per-language attribution
+    (`per_language`) re-derives exactly the alignment `MerAccumulator` counted."""
+    return Levenshtein.editops(ref, hyp).as_list() if ref != hyp else ()
+
+
 def render_alignment(ref: Sequence[str], hyp: Sequence[str]) -> Tuple[str, List[str], List[str]]:
     """Align `ref` and `hyp` (the same editops call the counts use) and lay the alignment out
     as (ops letters, ref column, hyp column), one entry per aligned position, `***` for gaps."""
@@ -178,7 +186,7 @@ class MerAccumulator:
         ref_scripts = set(ref_labels)
         for lab in ref_scripts:  # one or two scripts: a loop beats Counter.update here
             su[lab] = su.get(lab, 0) + 1
-        ops = Levenshtein.editops(ref, hyp).as_list() if ref != hyp else ()
+        ops = edit_ops(ref, hyp)
         sub = dele = ins = 0
         if ops:
             scripts = self.scripts

@@ -15,7 +15,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from ..utils.atomic import atomic_open
 from ..utils.errors import CsExtError
 from ..utils.kaldi import read_table, show_id
-from . import bootstrap
+from . import bootstrap, per_language
 from .mer import MerAccumulator
 from .presets import Preset, get_preset
 
@@ -98,6 +98,7 @@ def format_result_txt(summary: dict, ref: str = "", hyp: str = "") -> str:
     for lab, v in s["per_script"].items():
         lines.append(row(lab[:9], v["utts"], v["ref_tokens"], v["corr"], v["sub"], v["del"], v["ins"],
                          v["utts_with_error"]))
+    lines += per_language.format_lines(s)  # nothing without cs_segments.jsonl
     head = "corpus" if s["mer_is"] == "corpus_mer" else "mean_utt"
     lines += [
         "",
@@ -221,7 +222,8 @@ def check_same_ids(hyps: Mapping[str, str], base: Mapping[str, str], hyp_name: s
 def score_files(ref: "str | os.PathLike", hyp: "str | os.PathLike", out_dir: "str | os.PathLike",
                 preset: "str | Preset" = "default", loanwords: "str | os.PathLike | None" = None,
                 baseline_hyp: "str | os.PathLike | None" = None,
-                replications: int = bootstrap.REPLICATIONS, seed: int = bootstrap.SEED) -> dict:
+                replications: int = bootstrap.REPLICATIONS, seed: int = bootstrap.SEED,
+                segments: "str | os.PathLike | None" = "auto") -> dict:
     """Score Kaldi `text` files; write out_dir/{result.txt,result.json,per_utt.tsv}; return result.json's dict.
 
     `loanwords`: a utt2loanwords table (HiKE's step, see `loanwords`), substituted in
@@ -231,6 +233,9 @@ def score_files(ref: "str | os.PathLike", hyp: "str | os.PathLike", out_dir: "st
     Raises CsExtError (naming file and line) for non-UTF-8 input, duplicate ids, a
     line without an id, hypothesis (or loanword) ids that are not in the reference, or a
     baseline whose utterance ids differ from the hypothesis's (naming the first such id).
+    `segments="auto"`: when the reference's dir holds cs_segments.jsonl, result.json and
+    result.txt also break the MER down per language (`per_language`); a path: that file;
+    None: never.
     """
     preset = get_preset(preset)
     if Path(out_dir).exists() and not Path(out_dir).is_dir():
@@ -253,4 +258,6 @@ def score_files(ref: "str | os.PathLike", hyp: "str | os.PathLike", out_dir: "st
             base = apply_loanwords(base, table)
         base_acc = score_tables(refs, base, preset, hyp_name=str(baseline_hyp), ref_name=str(ref))
     summary = with_interval(acc.summary(), acc, replications, seed, base_acc, str(baseline_hyp or ""))
+    if segments is not None:
+        summary.update(per_language.for_files(acc, ref, refs, table if loanwords is not None else None, segments))
     return write_outputs(acc, out_dir, str(ref), str(hyp), extra=extra, summary=summary)
