@@ -178,16 +178,17 @@ def per_language(acc: MerAccumulator, refs: Mapping[str, str], segments: Mapping
         ref, hyp = u.ref.split(), u.hyp.split()  # tokens never hold whitespace: exactly MER's tokens
         segs = segments.get(u.utt_id)
         langs = None
-        if segs is None:
-            why = "no entry in the segments file"
-        else:
+        if segs is not None:
             if loanwords and loanwords.get(u.utt_id):
                 segs = [(lang, replace_loanwords(t, loanwords[u.utt_id])) for lang, t in segs]
             langs = token_languages(ref, segs, refs[u.utt_id], tokenize)
-            n_seg = len(_tokens(segs, tokenize)[0])
-            why = f"segments give {n_seg} tokens, the reference {len(ref)}" + (
-                " (different ones)" if n_seg == len(ref) else "")
         if langs is None:
+            if segs is None:
+                why = "no entry in the segments file"
+            else:
+                n_seg = len(_tokens(segs, tokenize)[0])
+                why = f"segments give {n_seg} tokens, the reference {len(ref)}" + (
+                    " (different ones)" if n_seg == len(ref) else "")
             skipped["count"] += 1
             skipped["ids"].append(u.utt_id)
             for k, v in (("n", u.n_ref), ("sub", u.sub), ("del", u.dele), ("ins", u.ins)):

@@ -220,3 +220,16 @@ def test_score_all_treats_the_segments_file_as_an_input(tmp_path):
     os.utime(seg, ns=(old + 10**9, old + 10**9))  # the marker keys on size + mtime; no sleep for the clock
     assert run_jobs([job]) == [job]  # segments changed: rescored
     assert "fr" in json.loads((tmp_path / "o" / "result.json").read_text())["per_language"]
+
+
+def test_loanword_step_applies_to_segments_too(tmp_path):
+    # HiKE's loanword step rewrites the reference before scoring; the segments get the same
+    # substitution, or 버그 -> bug would leave them one token longer than the reference
+    from espnet_cs_ext.scoring.report import score_files
+    ref, hyp = _data_dir(tmp_path / "d", [("u1", [("ko", "이번 버그는"), ("en", "fixed")], "이번 bug는 fix")])
+    lw = tmp_path / "d" / "utt2loanwords"
+    lw.write_text('u1 [{"Korean": "버그", "English": "bug"}]\n', encoding="utf-8")
+    res = score_files(ref, hyp, tmp_path / "o", preset="hike", loanwords=lw, replications=10)
+    assert res["per_language_meta"]["skipped"]["count"] == 0
+    # 이 번 bug 는 (the substituted word stays in its Korean segment) | fixed -> fix (S)
+    assert _counts(res) == {"ko": (4, 0, 0, 0), "en": (1, 1, 0, 0)}
