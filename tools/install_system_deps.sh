@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the demo and tests use, if any is missing (needs root).
 #   espeak-ng, sox          offline speech for tests; fallback TTS for every language
-#   libttspico-utils        Pico TTS (de, en)                       [Debian non-free]
+#   libttspico-utils        Pico TTS (de, en, fr, es, it)           [Debian non-free]
 #   mbrola + voices         MBROLA hn1 (Korean), de2/de6 (German), us1 (English) [non-free]
 #   slurmctld slurmd slurm-client munge   a private single-node Slurm for the tests of the
 #                           slurm job backend (tools/slurm/start_local_slurm.sh; main archive)

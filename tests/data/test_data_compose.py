@@ -1,5 +1,5 @@
 """Sentence lists and composition: aligned, NFC, one slot per frame, German articles,
-held-out items, both switch types, scripts preserved."""
+held-out items, both switch types, scripts preserved (Romance articles: test_data_articles.py)."""
 from __future__ import annotations
 
 import random
@@ -14,12 +14,12 @@ from espnet_cs_ext.data.text import script_counts
 from espnet_cs_ext.utils.errors import CsExtError
 
 INV = load_inventory()
-LANGS = ("en", "de", "ja", "ko")
+LANGS = ("en", "de", "ja", "ko", "fr", "es", "it")
 # what may follow the slot in a Korean frame (case-neutral particles or none)
 KO_AFTER_SLOT = re.compile(r"^\{X\}(도|에|에서|만|까지|보다|에 대해|에 대해서|에 대해서는| )")
 
 
-def test_inventory_has_the_four_languages():
+def test_inventory_has_the_seven_languages():
     assert set(LANGS) <= set(INV.langs)
     assert len(INV.words) >= 40 and len(INV.frames) >= 30 and len(INV.sentences) >= 40
 
@@ -40,7 +40,8 @@ def test_frames_have_one_slot_and_korean_slots_take_neutral_particles():
         assert KO_AFTER_SLOT.match(ko), (fr["id"], fr["ko"])
 
 
-@pytest.mark.parametrize("lang, script", [("ko", "hangul"), ("ja", None), ("en", "latin"), ("de", "latin")])
+@pytest.mark.parametrize("lang, script", [("ko", "hangul"), ("ja", None), ("en", "latin"), ("de", "latin"),
+                                          ("fr", "latin"), ("es", "latin"), ("it", "latin")])
 def test_sentences_are_in_their_script(lang, script):
     for s in INV.sentences:
         counts = script_counts(s[lang])
@@ -77,7 +78,8 @@ def test_test_items_never_used_in_train_plans():
                 assert item_split(item) == "train"
 
 
-@pytest.mark.parametrize("pair", ["ko-en", "ja-en", "de-en", "ko-ja", "ko-de", "en-ko"])
+@pytest.mark.parametrize("pair", ["ko-en", "ja-en", "de-en", "ko-ja", "ko-de", "en-ko", "fr-en", "es-de", "it-en",
+                                  "fr-de", "ko-fr"])
 def test_plans_mix_both_languages_and_both_kinds(pair):
     a, b = pair.split("-")
     comp = Composer(INV, pair, "train")

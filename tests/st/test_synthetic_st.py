@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 
 from espnet_cs_ext.bin.cs_prepare import main as cs_prepare
-from espnet_cs_ext.data.synthetic.compose import fill_frame, item_split, load_inventory
+from espnet_cs_ext.data.synthetic.compose import fill_frame, item_split, load_inventory, noun_gender
 from espnet_cs_ext.data.synthetic.monolingual import MonoComposer, prepare_synthetic_monolingual
 from espnet_cs_ext.utils.errors import CsExtError
 from espnet_cs_ext.utils.kaldi import read_table
@@ -18,7 +18,7 @@ def _expected(source: str, lang: str):
     if a.startswith("f"):
         fr = next(f for f in inv.frames if f["id"] == a)
         w = next(x for x in inv.words if x["id"] == b)
-        g = w.get("de_gender", "m")
+        g = noun_gender(w, lang)
         return fill_frame(fr[lang], lang, w[lang], g), fill_frame(fr["en"], "en", w["en"], g)
     s1, s2 = (next(s for s in inv.sentences if s["id"] == i) for i in (a, b))
     return f"{s1[lang]} {s2[lang]}", f"{s1['en']} {s2['en']}"

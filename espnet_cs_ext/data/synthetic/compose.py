@@ -21,20 +21,14 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from ...utils.errors import CsExtError
-
-_ART = {
-    "der": {"m": "der", "f": "die", "n": "das"},
-    "den": {"m": "den", "f": "die", "n": "das"},
-    "dem": {"m": "dem", "f": "der", "n": "dem"},
-    "mein": {"m": "meinen", "f": "meine", "n": "mein"},
-}
-_PLACEHOLDER = re.compile(r"\{(der|den|dem|mein|Der|Den|Dem|Mein)\}")
+from .articles import fill_articles
 
 
 @dataclass
 class Segment:
     lang: str
     text: str
+    say: Optional[str] = None      # what the TTS reads when it differs from `text` (see articles)
 
 
 @dataclass
@@ -72,7 +66,7 @@ def load_inventory(resource_dir: Optional[str] = None) -> Inventory:
         sents = _read_tsv(base / "sentences.tsv")
     except FileNotFoundError as e:
         raise CsExtError(f"sentence lists missing: {e.filename} (expected words.tsv, frames.tsv, sentences.tsv in {base})")
-    cols = [set(t[0].keys()) - {"id", "de_gender"} for t in (words, frames, sents) if t]
+    cols = [{c for c in t[0] if c != "id" and not c.endswith("_gender")} for t in (words, frames, sents) if t]
     langs = sorted(set.intersection(*cols)) if len(cols) == 3 else []
     return Inventory(langs, words, frames, sents)
 
@@ -83,13 +77,17 @@ def item_split(item_id: str) -> str:
     return "test" if num % 10 == 0 else "dev" if num % 10 == 5 else "train"
 
 
-def fill_frame(frame: str, lang: str, filler: str, gender: str) -> str:
-    if lang == "de":
-        def art(m: re.Match) -> str:
-            key = m.group(1)
-            a = _ART[key.lower()].get(gender or "m", _ART[key.lower()]["m"])
-            return a.capitalize() if key[0].isupper() else a
-        frame = _PLACEHOLDER.sub(art, frame)
+def noun_gender(word: Dict[str, str], lang: str) -> str:
+    """The gender a `lang` frame gives this words.tsv row: its `<lang>_gender` column (the
+    noun's own translation in that language), whichever language fills the slot."""
+    return word.get(f"{lang}_gender") or "m"
+
+
+def fill_frame(frame: str, lang: str, filler: str, gender: str, noun: Optional[str] = None,
+               spoken: bool = False) -> str:
+    """Put `filler` in the slot, articles agreeing with `gender` and sounding right before
+    `noun` (default: the filler; Composer passes a marker as filler to split the frame)."""
+    frame = fill_articles(frame, lang, gender, filler if noun is None else noun, spoken)
     return frame.replace("{X}", filler)
 
 
@@ -123,12 +121,14 @@ class Composer:
             fr = rng.choice(self.frames)
             w = rng.choice(self.inv.words)
             filler = w[other]
-            template = fill_frame(fr[matrix], matrix, "\0", w.get("de_gender", "m"))
-            pre, post = template.split("\0")
+            g = noun_gender(w, matrix)
+            pre, post = fill_frame(fr[matrix], matrix, "\0", g, noun=filler).split("\0")
+            # an elided article ("l'") cannot be read alone before the switch: say the full form
+            said = fill_frame(fr[matrix], matrix, "\0", g, noun=filler, spoken=True).split("\0")[0]
             text = pre + filler + post
             segs = []
             if _has_letters(pre):
-                segs.append(Segment(matrix, pre.strip()))
+                segs.append(Segment(matrix, pre.strip(), said.strip() if said != pre else None))
             segs.append(Segment(other, filler))
             if _has_letters(post):
                 segs.append(Segment(matrix, post.strip()))

@@ -10,7 +10,8 @@ Output layout under OUT:
                              matrix language) utt2dur utt2kind (intra|inter) utt2tts
                              (voices) utt2source (sentence-list item ids)
                              cs_segments.jsonl (per utterance: each segment's
-                             language, text, voice, start/end in seconds) info.json
+                             language, text, voice, start/end in seconds; `say`
+                             where the TTS read another text, see articles) info.json
     audio/<split>_<pair>/<utt>.wav   16 kHz mono 16-bit PCM (+ <utt>.json sidecar)
     cs_text/<pair>.txt       text-only CS sentences from the train items (AsyncSwitch)
     tts.json                 the TTS backend/voices chosen per language and why
@@ -80,9 +81,9 @@ def render(job: dict) -> dict:
     segs = []
     for i, seg in enumerate(job["segments"]):
         v = voices[seg["lang"]]
-        x = _segment_audio(v, seg["text"])
-        segs.append({"lang": seg["lang"], "text": seg["text"], "voice": v.id,
-                     "start": round(t, 3), "end": round(t + len(x) / TARGET_SR, 3)})
+        x = _segment_audio(v, seg.get("say") or seg["text"])
+        segs.append({"lang": seg["lang"], "text": seg["text"], **({"say": seg["say"]} if seg.get("say") else {}),
+                     "voice": v.id, "start": round(t, 3), "end": round(t + len(x) / TARGET_SR, 3)})
         parts.append(x)
         t += len(x) / TARGET_SR
         gap = np.zeros(int(pauses[i + 1] * TARGET_SR), np.float32)
@@ -95,6 +96,11 @@ def render(job: dict) -> dict:
         json.dump(meta, f, ensure_ascii=False)
     write_wav(wav, audio)
     return meta
+
+
+def _segment_dict(s) -> dict:
+    # "say" only where the TTS reads another text, so older plans keep their bytes
+    return {"lang": s.lang, "text": s.text, **({"say": s.say} if s.say else {})}
 
 
 def _voice_dict(v: tts.Voice) -> dict:
@@ -162,7 +168,7 @@ def prepare_synthetic(output_dir: str | os.PathLike, pairs: Sequence[str] = ("ko
                 utt = f"{spk}-{sp}{i:05d}"
                 job = {"utt": utt, "spk": spk, "pair": pair, "dir": name, "text": plan.text,
                        "matrix": plan.matrix, "kind": plan.kind, "source": plan.source,
-                       "segments": [{"lang": s.lang, "text": s.text} for s in plan.segments],
+                       "segments": [_segment_dict(s) for s in plan.segments],
                        "pauses": plan.pauses, "voices": {a: _voice_dict(va), b: _voice_dict(vb)},
                        "wav": str(out / "audio" / name / f"{utt}.wav")}
                 jobs.append(job)

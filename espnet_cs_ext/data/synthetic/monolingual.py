@@ -44,7 +44,7 @@ from ...utils.kaldi import write_table
 from ..datadir import Utt, write_data_dir
 from ..splits import SPLITS
 from . import tts
-from .compose import Inventory, fill_frame, item_split, load_inventory
+from .compose import Inventory, fill_frame, item_split, load_inventory, noun_gender
 from .corpus import _voice_dict, render, split_sizes
 
 TASKS = ("asr", "st")
@@ -77,7 +77,7 @@ class MonoComposer:
         x = self.lang
         if rng.random() < self.p_frame:
             fr, w = rng.choice(self.frames), rng.choice(self.inv.words)
-            g = w.get("de_gender", "m")
+            g = noun_gender(w, x)
             text = fill_frame(fr[x], x, w[x], g)
             plan = MonoPlan(text, fill_frame(fr[TARGET], TARGET, w[TARGET], g), "frame",
                             f"{fr['id']}+{w['id']}", [text])

@@ -5,7 +5,8 @@ Backends (best first per language; REFERENCE.md section 3 measured quality):
     de: pico (de-DE), mbrola (espeak-ng mb-de2/mb-de6), espeak-ng
     ja: openjtalk (pyopenjtalk-plus, bundled dictionary + voice), espeak-ng
     ko: mbrola_ko (MBROLA hn1 via our Hangul front end, `korean_pho`), espeak-ng
-    fr/es/...: espeak-ng (any language espeak-ng has a voice for)
+    fr, es, it: pico (fr-FR, es-ES, it-IT), espeak-ng  (measured: docs/benchmarks.md)
+    others: espeak-ng (any language it has a voice for; its zh `cmn` is not usable)
 A backend is "available" when its program/package/voice file is present. `resolve_voices`
 returns the voices of every available backend in the best quality tier for a language
 (tiers: good = pico, mbrola, openjtalk; fallback = espeak-ng, mbrola_ko); the
