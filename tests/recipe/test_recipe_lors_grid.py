@@ -17,7 +17,7 @@ RECIPE = Path(__file__).resolve().parents[2] / "egs2" / "cs_unseen" / "asr1"
 def test_grid_trains_merges_decodes_and_reports(tmp_path, tiny_whisper):
     cmd = ["./cs_unseen.sh", "--whisper_model", str(tiny_whisper), "--train_pairs", "ko-en",
            "--test_pairs", "ko-en", "--train_all", "false", "--utts_per_pair", "10",
-           "--nj", "1", "--inference_nj", "1", "--lors_grid_langs", "de ja",
+           "--nj", "1", "--inference_nj", "1", "--train_jobs", "2", "--lors_grid_langs", "de ja",
            "--asr_config", "conf/tuning/test/train_tiny.yaml", "--st_config", "conf/tuning/test/train_tiny_st.yaml",
            "--merge_config", "conf/tuning/test/merge_none.yaml", "--inference_config", "conf/tuning/test/decode_tiny.yaml",
            "--datadir", str(tmp_path / "data"), "--expdir", str(tmp_path / "exp"),

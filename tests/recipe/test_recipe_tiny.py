@@ -22,7 +22,7 @@ TEST = "ko-en ja-en ko-ja"
 
 def recipe(tmp: Path, whisper: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
     cmd = ["./cs_unseen.sh", "--whisper_model", str(whisper), "--train_pairs", TRAIN,
-           "--test_pairs", TEST, "--utts_per_pair", "10", "--nj", "1", "--inference_nj", "1",
+           "--test_pairs", TEST, "--utts_per_pair", "10", "--nj", "1", "--inference_nj", "1", "--train_jobs", "2",
            "--asr_config", "conf/tuning/test/train_tiny.yaml", "--asr_all_config", "conf/tuning/test/train_tiny.yaml",
            "--merge_config", "conf/tuning/test/merge_tiny.yaml", "--inference_config", "conf/tuning/test/decode_tiny.yaml",
            "--dg_algorithms", "fish", "--dg_config_dir", "conf/tuning/test/dg",
@@ -274,3 +274,18 @@ def test_asr_args_reach_espnet_last_and_its_error_reaches_the_console(finished, 
     command = (exp / "asr_ft_ko-en" / "train.log").read_text().splitlines()[0]
     assert command.endswith("--no_such_option 1")  # after the recipe's own options: it can override them
     assert not (exp / "asr_ft_ko-en" / "latest.pth").exists() and not (exp / "asr_ft_ko-en" / ".done").exists()
+
+
+def test_parallel_training_finishes_the_others_and_names_the_failed_system(finished, tiny_whisper, tmp_path):
+    """--train_jobs 2: ft_all has no config and fails at once; ft_ko-en, trained beside it,
+    still finishes, and the stage fails naming ft_all (not a half-done stage that looks fine)."""
+    tmp, _ = finished
+    exp = tmp_path / "exp"
+    shutil.copytree(tmp / "exp" / "stats", exp / "stats")
+    proc = one_stage(5, tmp, exp, tiny_whisper, "--train_pairs", "ko-en", "--train_all", "true",
+                     "--asr_config", "conf/tuning/test/train_tiny.yaml",
+                     "--asr_all_config", str(tmp_path / "missing.yaml"), "--train_jobs", "2")
+    assert proc.returncode != 0
+    assert "training failed for ft_all" in proc.stderr and "no training config" in proc.stderr, proc.stderr
+    assert (exp / "asr_ft_ko-en" / ".done").is_file() and (exp / "asr_ft_ko-en" / "latest.pth").is_file()
+    assert not (exp / "asr_ft_all" / ".done").exists()

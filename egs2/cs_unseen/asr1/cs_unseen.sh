@@ -26,6 +26,8 @@ skip_stages=""
 force=false
 ngpu=0                   # GPUs per training job; > 1: ESPnet's DDP, one process per GPU (NCCL)
 num_procs=1              # CPU training processes per model (> 1: DDP through torchrun, gloo backend)
+train_jobs=1             # stage 5: systems trained at once (locally each gets cores/N threads;
+                         # on Slurm, N jobs in flight)
 nj=2                     # parallel jobs for data/feature stages
 inference_nj=2           # decoding shards per model x test set
 gpu_inference=false      # decode on cuda
@@ -201,7 +203,7 @@ if run_stage 5; then
   if [ -n "${sys_kind[ft_all]:-}" ] && [ -d "${datadir}/train_all" ]; then
     ensure_stats "${datadir}/train_all" "${datadir}/dev_all" "${asr_all_config}"
   fi
-  for sys in "${systems[@]}"; do train_system "${sys}"; done
+  train_systems "${systems[@]}"
 fi
 
 merged_list=${expdir}/merge/systems.txt

@@ -73,6 +73,31 @@ train_system() {  # train_system NAME: exp/asr_NAME/ from its system-table row, 
   mark_done "${out}/.done" "${inputs[@]}"
 }
 
+# --train_jobs N: N systems at once, each a background subshell (train_system dies in
+# its own subshell, so one failure does not stop the others; the stage fails after all
+# finished, naming every failed system). Shape statistics are made first, one at a time,
+# because systems share train dirs and so stats dirs. Locally each job gets cores/N
+# threads (the launcher's slot rule, --max-jobs-run N), so N=1 and N=2 train with
+# different thread counts and give models that differ in the last bits (docs/reproducibility.md).
+train_systems() {  # train_systems SYSTEM...: stage 5
+  local sys pids=() names=() failed=() i
+  if [ "${train_jobs}" -le 1 ]; then
+    for sys in "$@"; do train_system "${sys}"; done
+    return 0
+  fi
+  for sys in "$@"; do
+    [ -f "${sys_config[${sys}]}" ] || continue  # train_system names the missing config
+    ensure_stats "${sys_train[${sys}]}" "${sys_dev[${sys}]}" "${sys_config[${sys}]}"
+  done
+  local train_cmd="${train_cmd} --max-jobs-run ${train_jobs}"
+  for sys in "$@"; do
+    while [ "$(jobs -rp | wc -l)" -ge "${train_jobs}" ]; do wait -n || true; done
+    ( train_system "${sys}" ) & pids+=($!); names+=("${sys}")
+  done
+  for i in "${!pids[@]}"; do wait "${pids[$i]}" || failed+=("${names[$i]}"); done
+  [ "${#failed[@]}" -eq 0 ] || die "stage 5: training failed for ${failed[*]} (logs: ${expdir}/asr_<system>/); the others finished"
+}
+
 # A: decoder LM on text only (zero encoder output) -> B: cross-attention on speech ->
 # C: everything -> I: interpolation with the original Whisper (ratio 0.4; the sweep adds
 # 0.2 0.6 0.8). The driver keeps per-stage markers and resumes by itself.
