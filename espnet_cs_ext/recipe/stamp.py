@@ -18,7 +18,10 @@ from ..utils.atomic import atomic_open
 def _describe(item: str) -> Iterable[str]:
     p = Path(item)
     try:
-        is_file, is_dir = p.is_file(), p.is_dir()
+        # An empty option value (--asr_args "", --lors_grid_langs "") is a string: Path("")
+        # is ".", and fingerprinting the whole working dir made every marker go stale as
+        # soon as anything in the recipe dir (exp/, data/, RESULTS.md) changed.
+        is_file, is_dir = (False, False) if item == "" else (p.is_file(), p.is_dir())
     except OSError:  # e.g. a long multi-line value: "File name too long" -> a plain string
         is_file = is_dir = False
     if is_file:

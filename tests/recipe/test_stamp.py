@@ -25,3 +25,18 @@ def test_directory_ignores_hidden_markers(tmp_path):
     assert fingerprint([str(d)]) == before
     (d / "text").write_text("u1 hi\n")
     assert fingerprint([str(d)]) != before
+
+
+def test_empty_option_value_is_a_string_not_the_working_dir(tmp_path, monkeypatch):
+    """`--asr_args ""` reaches the marker as an empty input: it must not fingerprint "."
+    (the recipe dir, exp/ and data/ included), or any later output retrains every system."""
+    monkeypatch.chdir(tmp_path)
+    f = tmp_path / "train.yaml"
+    f.write_text("lr: 1\n")
+    marker = tmp_path / "exp" / ".done"
+    marker.parent.mkdir()
+    mark_done(marker, [str(f), "base", ""])
+    (tmp_path / "exp" / "RESULTS.md").write_text("a later stage's output\n")
+    (tmp_path / "decoded").mkdir()
+    assert is_done(marker, [str(f), "base", ""])
+    assert fingerprint([""]) != fingerprint(["."])
