@@ -6,6 +6,7 @@
     python -m espnet_cs_ext.bin.recipe_tools score JOB_LIST [--force]
     python -m espnet_cs_ext.bin.recipe_tools subset-stats --pooled-stats DIR --train SUB POOLED \
         --valid SUB POOLED --out DIR     # exit 3: not a verbatim subset (run collect_stats)
+    python -m espnet_cs_ext.bin.recipe_tools all-pairs --languages "en ko ja de" --train_pairs "ko-en ja-en"
     python -m espnet_cs_ext.bin.recipe_tools dg-config --base conf/tuning/dg/base.yaml \
         --algorithm fish --conf_dir conf/tuning/dg --out exp/asr_dg_fish/dg_config.yaml
 """
@@ -45,6 +46,9 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         y.add_argument(f"--{opt}", choices=("true", "false"), default="false")
     for opt in ("asr_config", "asr_all_config", "st_config", "dg_config_dir", "asyncswitch_conf_dir"):
         y.add_argument(f"--{opt}", required=True)
+    a = sub.add_parser("all-pairs", help="every pair of --languages (recipe/pairs.py), training pairs first")
+    a.add_argument("--languages", default="", help="space-separated; empty: the training pairs' languages")
+    a.add_argument("--train_pairs", default="")
     g = sub.add_parser("dg-config", help="a DG system's config: base + the algorithm's override file "
                                          "(recipe/dg_config.py), written where the system trains")
     g.add_argument("--base", required=True)
@@ -61,6 +65,11 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
 
             removed, freed = drop_optimizer_state(args.dir)
             print(f"slim-exp: {args.dir}: dropped {len(removed)} optimizer state file(s), {freed / 2**20:.0f} MiB")
+        return 0
+    if args.cmd == "all-pairs":
+        from ..recipe.pairs import all_pairs
+
+        print(" ".join(all_pairs(args.languages.split(), args.train_pairs.split())))
         return 0
     if args.cmd == "dg-config":
         from ..recipe.dg_config import write_resolved

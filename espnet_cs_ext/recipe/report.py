@@ -225,8 +225,9 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
     mono = [f"mono_{lang}" for lang in mono_langs]
     st = [f"st_{pair}" for pair in st_pairs]
     results = collect(expdir, systems, list(test_pairs) + mono + st)
-    seen = [p for p in test_pairs if p in train_pairs]
-    unseen = [p for p in test_pairs if p not in train_pairs]
+    from .pairs import pair_groups
+
+    seen, unseen, newlang = pair_groups(test_pairs, train_pairs)
     from .findings import all_findings
     from .stats import ReportStats
 
@@ -244,7 +245,8 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
              *_versions(),
              f"- Git hash: `{_git_hash()}`",
              f"- Whisper: {whisper_model or 'see exp/*/config.yaml'}",
-             f"- seen (training) pairs: {', '.join(train_pairs)}; unseen: {', '.join(unseen) or 'none'}"]
+             f"- seen (training) pairs: {', '.join(train_pairs)}; unseen: {', '.join(unseen) or 'none'}"
+             + (f"; with a language no training pair has: {', '.join(newlang)}" if newlang else "")]
     for s in systems:
         if s.startswith(("ft_", "dg_")):
             lines.append(f"- {display_name(s)}: {_train_steps(expdir, s)}")
@@ -268,8 +270,10 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
               "utterances per set, differences inside the intervals are noise."
               + (f" Marks on the averages: `↓X` MER lower (better) than system X, `↑X` higher (worse), "
                  f"both at 95 % (paired bootstrap on the same resamples: the interval of the difference "
-                 f"excludes 0); no mark: cannot tell. {', '.join(legend)}." if legend else ""), ""]
-    head = ["System"] + seen + unseen + ["Seen avg", "Unseen avg"]
+                 f"excludes 0); no mark: cannot tell. {', '.join(legend)}." if legend else "")
+              + (" Unseen avg: pairs of languages that training had (the paper's unseen pairs); "
+                 "Unseen-language avg: pairs with a language no training pair had." if newlang else ""), ""]
+    head = ["System"] + seen + unseen + newlang + ["Seen avg", "Unseen avg"] + (["Unseen-language avg"] if newlang else [])
     head += [f"mono {x[5:]}" for x in mono] + (["Mono avg"] if mono else [])
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
@@ -278,8 +282,8 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
         return fmt_ci(point, stats.interval(s, sets)) + (marks(stats, s, sets, systems) if with_marks else "")
 
     for s in systems:
-        cells = [fmt_ci(_metric(results, s, p, "mer"), results[s][p]["ci95"]) for p in seen + unseen]
-        cells += [avg_cell(s, seen, True), avg_cell(s, unseen, True)]
+        cells = [fmt_ci(_metric(results, s, p, "mer"), results[s][p]["ci95"]) for p in seen + unseen + newlang]
+        cells += [avg_cell(s, seen, True), avg_cell(s, unseen, True)] + ([avg_cell(s, newlang, True)] if newlang else [])
         if mono:
             cells += [fmt_ci(_metric(results, s, x, "mer"), results[s][x]["ci95"]) for x in mono]
             cells.append(avg_cell(s, mono))
@@ -317,7 +321,7 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
     lines += ["", "## Per-script breakdown", "",
               "Error rate on reference tokens of each script (S+D on the reference token's script, "
               "insertions on the hypothesis token's script), per test pair.", ""]
-    for pair in seen + unseen + mono:
+    for pair in seen + unseen + newlang + mono:
         scripts = sorted({sc for s in systems for sc in results[s][pair].get("per_script", {})})
         lines.append(f"### test_{pair}")
         lines.append("")

@@ -9,8 +9,9 @@ hypotheses), checks that the recipe failed, reruns the stage and compares every 
 the reference snapshot after that stage, byte for byte. Left out of the comparison: logs,
 TensorBoard event files and ESPnet's plots of step times (timestamps, pids, "resuming"
 lines). Compared by presence only: `.done` markers (they fingerprint their inputs' mtimes,
-as make does, and a rerun rewrites an output the kill left complete) and `.run.lock` (the
-holder's pid and start time). RESULTS.md's date comes from SOURCE_DATE_EPOCH. Afterwards no temp file (ours:
+as make does, and a rerun rewrites an output the kill left complete), MAV's reuse cache
+`mav/.work/` (tagged with its inputs' mtimes) and `.run.lock` (the holder's pid and start
+time); decode.yaml without its model's size:mtime stamp. RESULTS.md's date comes from SOURCE_DATE_EPOCH. Afterwards no temp file (ours:
 `.cs-tmp.`) remains.
 """
 from __future__ import annotations
@@ -69,8 +70,14 @@ def _compared(root: Path):
         if (p.is_dir() or p.suffix == ".log" or "log" in rel.parts[:-1] or "tensorboard" in rel.parts
                 or p.name.endswith("_time.png")):
             continue
-        if p.name == ".run.lock" or p.name == ".done" or p.name.endswith(".done") or ".done" in rel.parts:
+        if (p.name == ".run.lock" or p.name == ".done" or p.name.endswith(".done") or ".done" in rel.parts
+                or ".work" in rel.parts):
             out[str(rel)] = b"(present)"
+            continue
+        if p.name == "decode.yaml":  # all but the model's size:mtime stamp (make-style, like the markers)
+            settings = yaml.safe_load(p.read_text())
+            settings.get("settings", {}).pop("model_file", None)
+            out[str(rel)] = yaml.safe_dump(settings, sort_keys=True).encode()
             continue
         out[str(rel)] = p.read_bytes() if not p.is_symlink() else os.readlink(p).encode()
     return out

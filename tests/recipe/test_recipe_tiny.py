@@ -17,12 +17,13 @@ import pytest
 
 RECIPE = Path(__file__).resolve().parents[2] / "egs2" / "cs_unseen" / "asr1"
 TRAIN = "ko-en ja-en"
-TEST = "ko-en ja-en ko-ja"
+LANGUAGES = "en ko ja de"  # de is in no training pair: de-en, ko-de, ja-de are unseen-language pairs
+TEST = "ko-en ja-en de-en ko-ja ko-de ja-de"  # what --languages makes (espnet_cs_ext/recipe/pairs.py)
 
 
 def recipe(tmp: Path, whisper: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
     cmd = ["./cs_unseen.sh", "--whisper_model", str(whisper), "--train_pairs", TRAIN,
-           "--test_pairs", TEST, "--utts_per_pair", "10", "--nj", "1", "--inference_nj", "1", "--train_jobs", "2",
+           "--languages", LANGUAGES, "--utts_per_pair", "10", "--nj", "1", "--inference_nj", "1", "--train_jobs", "2",
            "--asr_config", "conf/tuning/test/train_tiny.yaml", "--asr_all_config", "conf/tuning/test/train_tiny.yaml",
            "--merge_config", "conf/tuning/test/merge_tiny.yaml", "--inference_config", "conf/tuning/test/decode_tiny.yaml",
            "--dg_algorithms", "fish", "--dg_config_dir", "conf/tuning/test/dg",
@@ -58,7 +59,8 @@ def test_results_table_is_complete_and_read_from_score_files(finished):
     assert "| Fish |" in text  # the DG system is a row like the paper's lower block
     table = [line for line in text.splitlines() if line.startswith("| ")]
     header = [c.strip() for c in table[0].strip("|").split("|")]
-    assert header == ["System", "ko-en", "ja-en", "ko-ja", "Seen avg", "Unseen avg", "mono en", "mono ko", "Mono avg"]
+    assert header == ["System", "ko-en", "ja-en", "ko-ja", "de-en", "ko-de", "ja-de", "Seen avg", "Unseen avg",
+                      "Unseen-language avg", "mono en", "mono ko", "Mono avg"]
     rows = {r.strip("|").split("|")[0].strip(): [c.strip() for c in r.strip("|").split("|")[1:]]
             for r in table[1:1 + len(names)]}
     assert len(rows) == len(names)
@@ -66,14 +68,16 @@ def test_results_table_is_complete_and_read_from_score_files(finished):
 
     for system in names:
         cells = rows[display_name(system)]
-        for pair, cell in zip(["ko-en", "ja-en", "ko-ja", "mono_en", "mono_ko"], cells[:3] + cells[5:7]):
+        for pair, cell in zip(header[1:7] + ["mono_en", "mono_ko"], cells[:6] + cells[9:11]):
             score = json.loads((tmp / "exp" / "decode" / system / f"test_{pair}" / "score" /
                                 "result.json").read_text())
             assert re.fullmatch(r"\d+\.\d{3} \[\d+\.\d{2}, \d+\.\d{2}\]", cell), (system, pair, cell)
             assert cell == f"{score['mer']:.3f} [{score['ci95'][0]:.2f}, {score['ci95'][1]:.2f}]"
         seen = [float(c.split()[0]) for c in cells[:2]]
-        avg = float(cells[3].split()[0])
-        assert cells[3].startswith(f"{sum(seen) / 2:.3f} [") or abs(avg - sum(seen) / 2) < 1e-3
+        avg = float(cells[6].split()[0])
+        assert cells[6].startswith(f"{sum(seen) / 2:.3f} [") or abs(avg - sum(seen) / 2) < 1e-3
+        new = [float(c.split()[0]) for c in cells[3:6]]
+        assert abs(float(cells[8].split()[0]) - sum(new) / 3) < 1e-3  # the unseen-language average
     assert (tmp / "RESULTS_seen_unseen.png").stat().st_size > 1000
 
 

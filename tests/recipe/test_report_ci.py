@@ -110,3 +110,56 @@ def test_systems_scored_on_other_utterances_are_refused(exp):
     tsv.write_text(tsv.read_text().replace("ko-en_03", "ko-en_99"))
     with pytest.raises(CsExtError, match="test_ko-en: dg_fishr was scored on other utterances"):
         _report(tmp, data, expdir)
+
+
+def test_pairs_with_an_unseen_language_get_their_own_columns_and_average(tmp_path):
+    """de is in no training pair: de-en and ko-de form the third group, ko-ja stays 'unseen'."""
+    data, expdir = tmp_path / "data", tmp_path / "exp"
+    wrong = {"pretrained": 8, "ft_all": 2}
+    pairs = SEEN + ["ko-ja", "de-en", "ko-de"]
+    for pair in pairs:
+        (data / f"test_{pair}").mkdir(parents=True)
+        refs = [f"{pair}_{i:02d} w{i} x{i} y{i} z{i}" for i in range(N)]
+        (data / f"test_{pair}" / "text").write_text("\n".join(refs) + "\n")
+        for system, bad in wrong.items():
+            d = expdir / "decode" / system / f"test_{pair}"
+            d.mkdir(parents=True)
+            hyps = [r if i >= bad else r.rsplit(" ", 1)[0] + " bad" for i, r in enumerate(refs)]
+            (d / "text").write_text("\n".join(hyps) + "\n")
+            score_files(data / f"test_{pair}" / "text", d / "text", d / "score")
+    text = write_report(expdir, data, list(wrong), SEEN, pairs, tmp_path / "RESULTS.md", "tiny").read_text()
+    header = next(r for r in text.splitlines() if r.startswith("| System"))
+    assert [c.strip() for c in header.strip("|").split("|")] == [
+        "System", "ko-en", "ja-en", "ko-ja", "de-en", "ko-de", "Seen avg", "Unseen avg", "Unseen-language avg"]
+    cells = _rows(text)["FT all seen pairs (ERM)"]
+    # 2 of 12 utterances with 1 of their 4 words wrong: 0.042 everywhere; Pretrained 8 of 12: 0.167
+    assert all(c.startswith("0.042 [") for c in cells[:8]), cells
+    assert cells[7].endswith("↓P") and _rows(text)["Pretrained"][7].startswith("0.167 [")
+    assert "with a language no training pair has: de-en, ko-de" in text
+    assert "### test_ko-de" in text
+
+
+@pytest.mark.parametrize("languages, train, want", [
+    ("en ko ja de", "ko-en ja-en", "ko-en ja-en de-en ko-ja ko-de ja-de"),
+    ("", "ko-en ja-en de-en", "ko-en ja-en de-en ko-ja ko-de ja-de"),
+    ("fr es en de", "ko-en", "ko-en fr-es fr-en fr-de es-en es-de de-en"),
+    ("en ko", "en-ko", "en-ko"),                      # a training pair keeps its given name
+    ("zz en aa", "", "zz-en aa-zz aa-en"),           # unknown codes: alphabetical, before en
+])
+def test_all_pairs_names_and_order(languages, train, want):
+    from espnet_cs_ext.recipe.pairs import all_pairs, pair_groups
+
+    got = all_pairs(languages.split(), train.split())
+    assert got == want.split()
+    seen, unseen, newlang = pair_groups(got, train.split())
+    assert seen + unseen + newlang == sorted(got, key=(seen + unseen + newlang).index)
+    assert set(seen) == set(train.split())
+
+
+def test_all_pairs_refuses_bad_pairs_and_one_language():
+    from espnet_cs_ext.recipe.pairs import all_pairs
+
+    with pytest.raises(CsExtError, match="two different language codes"):
+        all_pairs([], ["koen"])
+    with pytest.raises(CsExtError, match="at least two languages"):
+        all_pairs(["en"], [])

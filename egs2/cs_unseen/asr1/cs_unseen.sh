@@ -34,6 +34,8 @@ gpu_inference=false      # decode on cuda
 whisper_model=base       # any spec espnet_cs_ext.whisper accepts
 train_pairs="ko-en ja-en de-en"
 test_pairs="ko-en ja-en de-en ko-ja ko-de"
+languages=""             # every pair of these languages is a test pair, e.g. "en de ja ko fr es it"
+                         # (replaces --test_pairs; "--test_pairs all": every pair of the train languages)
 test_sets=""             # ESPnet's name: data dirs to evaluate, "test_<pair> ... test_mono_<lang> ...";
                          # when given, it replaces --test_pairs and --mono_langs
 train_all=true           # also train one model on all seen pairs (ERM)
@@ -96,6 +98,10 @@ if [ -n "${test_sets}" ]; then  # the data-dir names ESPnet recipes take, mapped
 fi
 
 . ./path.sh
+if [ -n "${languages}" ] || [ "${test_pairs}" = all ]; then  # names and order: espnet_cs_ext/recipe/pairs.py
+  test_pairs=$(python -m espnet_cs_ext.bin.recipe_tools all-pairs --languages "${languages}" --train_pairs "${train_pairs}") \
+    || die "could not make the test pairs of --languages '${languages}'"
+fi
 . ./cmd.sh
 mkdir -p "${expdir}/.done" "${expdir}/log"
 exec 9>>"${expdir}/.run.lock"  # one run per exp dir (held while this shell and its jobs live)
