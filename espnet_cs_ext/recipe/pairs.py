@@ -57,9 +57,16 @@ def all_pairs(languages: Sequence[str], train_pairs: Sequence[str]) -> List[str]
 
 
 def pair_groups(test_pairs: Sequence[str], train_pairs: Sequence[str]) -> Tuple[List[str], List[str], List[str]]:
-    """(seen, unseen pairs of seen languages, pairs with an unseen language), in test order."""
-    trained = {lang for p in train_pairs for lang in _langs(p)}
+    """(seen, unseen pairs of seen languages, pairs with an unseen language), in test order.
+
+    A name that is not two language codes (a `--test_sets` dir such as
+    test_csfleurs_read_de-en) cannot be told apart, so it stays with the unseen pairs."""
+    def langs(p: str) -> set:
+        parts = p.split("-")
+        return set(parts) if len(parts) == 2 and all(x.isalpha() and len(x) <= 3 for x in parts) else set()
+
+    trained = {lang for p in train_pairs for lang in langs(p)}
     seen = [p for p in test_pairs if p in train_pairs]
     rest = [p for p in test_pairs if p not in train_pairs]
-    unseen = [p for p in rest if set(_langs(p)) <= trained]
+    unseen = [p for p in rest if langs(p) <= trained]
     return seen, unseen, [p for p in rest if p not in unseen]

@@ -156,6 +156,13 @@ def test_all_pairs_names_and_order(languages, train, want):
     assert set(seen) == set(train.split())
 
 
+def test_pair_groups_keep_names_that_are_not_language_pairs_with_the_unseen_ones():
+    from espnet_cs_ext.recipe.pairs import pair_groups
+
+    assert pair_groups(["ko-en", "csfleurs_read_de-en", "fr-en", "ko-ja"], ["ko-en", "ja-en"]) == (
+        ["ko-en"], ["csfleurs_read_de-en", "ko-ja"], ["fr-en"])
+
+
 def test_all_pairs_refuses_bad_pairs_and_one_language():
     from espnet_cs_ext.recipe.pairs import all_pairs
 
