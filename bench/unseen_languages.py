@@ -14,9 +14,8 @@ import argparse
 import os
 from pathlib import Path
 
-from espnet_cs_ext.recipe.report import collect, display_name
+from espnet_cs_ext.recipe.report import collect, display_name, fmt_ci, marks
 from espnet_cs_ext.recipe.stats import ReportStats
-from espnet_cs_ext.scoring import bootstrap
 from espnet_cs_ext.scoring.report import score_files
 
 SEEN, UNSEEN, NEW = ["ko-en", "ja-en", "de-en"], ["ko-ja", "ko-de"], ["fr-en", "es-en", "fr-de", "ko-fr"]
@@ -50,19 +49,11 @@ def main() -> None:
     res = collect(exp, MODELS, sets)
     st = ReportStats.from_exp(exp, MODELS, sets, res)
 
-    def avg(m, xs):
-        point, reps = st.average(m, xs)
-        lo, hi = bootstrap.interval(reps)
-        marks = ""
-        for base, tag in (("pretrained", "P"), ("ft_all", "E")):
-            if m != base:
-                c = st.compare_average(m, base, xs)
-                marks += ("↓" + tag) if c["ci95"][1] < 0 else ("↑" + tag) if c["ci95"][0] > 0 else ""
-        return f"{point:.3f} [{lo:.2f}, {hi:.2f}] {marks}".rstrip()
+    def avg(m, xs):  # as RESULTS.md prints an average: interval and marks against P and E
+        return fmt_ci(st.average(m, xs)[0], st.interval(m, xs)) + marks(st, m, xs, MODELS)
 
     def cell(m, x):
-        r = res[m][x]
-        return f"{r['mer']:.3f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]"
+        return fmt_ci(res[m][x]["mer"], res[m][x]["ci95"])
 
     print("| System | " + " | ".join(NEW) + " | Seen avg | Unseen pairs of seen languages avg | Unseen-language pairs avg |")
     print("|---|" + "---:|" * (len(NEW) + 3))

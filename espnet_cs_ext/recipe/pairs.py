@@ -15,7 +15,7 @@ least one language no training pair has (docs/unseen_languages.md).
 from __future__ import annotations
 
 from itertools import combinations
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from ..utils.errors import CsExtError
 
@@ -33,11 +33,19 @@ def pair_name(a: str, b: str) -> str:
     return f"{first}-{second}"
 
 
-def _langs(pair: str) -> Tuple[str, str]:
+def _split(pair: str) -> Optional[Tuple[str, str]]:
+    """The two language codes of a pair name, or None for a name that is not one."""
     parts = pair.split("-")
-    if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
+    if len(parts) == 2 and parts[0] != parts[1] and all(x.isalpha() and len(x) <= 3 for x in parts):
+        return parts[0], parts[1]
+    return None
+
+
+def _langs(pair: str) -> Tuple[str, str]:
+    langs = _split(pair)
+    if langs is None:
         raise CsExtError(f"pair '{pair}': expected two different language codes like ko-en")
-    return parts[0], parts[1]
+    return langs
 
 
 def all_pairs(languages: Sequence[str], train_pairs: Sequence[str]) -> List[str]:
@@ -62,8 +70,7 @@ def pair_groups(test_pairs: Sequence[str], train_pairs: Sequence[str]) -> Tuple[
     A name that is not two language codes (a `--test_sets` dir such as
     test_csfleurs_read_de-en) cannot be told apart, so it stays with the unseen pairs."""
     def langs(p: str) -> set:
-        parts = p.split("-")
-        return set(parts) if len(parts) == 2 and all(x.isalpha() and len(x) <= 3 for x in parts) else set()
+        return set(_split(p) or ())
 
     trained = {lang for p in train_pairs for lang in langs(p)}
     seen = [p for p in test_pairs if p in train_pairs]

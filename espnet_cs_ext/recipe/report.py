@@ -273,7 +273,8 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
                  f"excludes 0); no mark: cannot tell. {', '.join(legend)}." if legend else "")
               + (" Unseen avg: pairs of languages that training had (the paper's unseen pairs); "
                  "Unseen-language avg: pairs with a language no training pair had." if newlang else ""), ""]
-    head = ["System"] + seen + unseen + newlang + ["Seen avg", "Unseen avg"] + (["Unseen-language avg"] if newlang else [])
+    averages = [("Seen avg", seen), ("Unseen avg", unseen)] + ([("Unseen-language avg", newlang)] if newlang else [])
+    head = ["System"] + seen + unseen + newlang + [name for name, _ in averages]
     head += [f"mono {x[5:]}" for x in mono] + (["Mono avg"] if mono else [])
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
@@ -283,7 +284,7 @@ def write_report(expdir: str | os.PathLike, datadir: str | os.PathLike, systems:
 
     for s in systems:
         cells = [fmt_ci(_metric(results, s, p, "mer"), results[s][p]["ci95"]) for p in seen + unseen + newlang]
-        cells += [avg_cell(s, seen, True), avg_cell(s, unseen, True)] + ([avg_cell(s, newlang, True)] if newlang else [])
+        cells += [avg_cell(s, sets, True) for _, sets in averages]
         if mono:
             cells += [fmt_ci(_metric(results, s, x, "mer"), results[s][x]["ci95"]) for x in mono]
             cells.append(avg_cell(s, mono))

@@ -17,19 +17,26 @@ WRONG = {"pretrained": N, "ft_ko-en": 6, "ft_all": 6, "dg_fishr": 0,
          "ties_ko-en+ja-en": 3, "task_arithmetic_ko-en+ja-en": 9}
 
 
-@pytest.fixture
-def exp(tmp_path):
+def _scored(tmp_path, pairs, wrong_by_system):
+    """data/test_<pair>/text (N utterances of 4 words) and each system's scored hypotheses,
+    the first `wrong` utterances with their last word wrong."""
     data, expdir = tmp_path / "data", tmp_path / "exp"
-    for pair in SEEN + UNSEEN:
+    for pair in pairs:
         (data / f"test_{pair}").mkdir(parents=True)
         refs = [f"{pair}_{i:02d} w{i} x{i} y{i} z{i}" for i in range(N)]
         (data / f"test_{pair}" / "text").write_text("\n".join(refs) + "\n")
-        for system, wrong in WRONG.items():
+        for system, wrong in wrong_by_system.items():
             d = expdir / "decode" / system / f"test_{pair}"
             d.mkdir(parents=True)
             hyps = [r if i >= wrong else r.rsplit(" ", 1)[0] + " bad" for i, r in enumerate(refs)]
             (d / "text").write_text("\n".join(hyps) + "\n")
             score_files(data / f"test_{pair}" / "text", d / "text", d / "score")
+    return data, expdir
+
+
+@pytest.fixture
+def exp(tmp_path):
+    data, expdir = _scored(tmp_path, SEEN + UNSEEN, WRONG)
     return tmp_path, data, expdir
 
 
@@ -114,19 +121,9 @@ def test_systems_scored_on_other_utterances_are_refused(exp):
 
 def test_pairs_with_an_unseen_language_get_their_own_columns_and_average(tmp_path):
     """de is in no training pair: de-en and ko-de form the third group, ko-ja stays 'unseen'."""
-    data, expdir = tmp_path / "data", tmp_path / "exp"
     wrong = {"pretrained": 8, "ft_all": 2}
     pairs = SEEN + ["ko-ja", "de-en", "ko-de"]
-    for pair in pairs:
-        (data / f"test_{pair}").mkdir(parents=True)
-        refs = [f"{pair}_{i:02d} w{i} x{i} y{i} z{i}" for i in range(N)]
-        (data / f"test_{pair}" / "text").write_text("\n".join(refs) + "\n")
-        for system, bad in wrong.items():
-            d = expdir / "decode" / system / f"test_{pair}"
-            d.mkdir(parents=True)
-            hyps = [r if i >= bad else r.rsplit(" ", 1)[0] + " bad" for i, r in enumerate(refs)]
-            (d / "text").write_text("\n".join(hyps) + "\n")
-            score_files(data / f"test_{pair}" / "text", d / "text", d / "score")
+    data, expdir = _scored(tmp_path, pairs, wrong)
     text = write_report(expdir, data, list(wrong), SEEN, pairs, tmp_path / "RESULTS.md", "tiny").read_text()
     header = next(r for r in text.splitlines() if r.startswith("| System"))
     assert [c.strip() for c in header.strip("|").split("|")] == [
